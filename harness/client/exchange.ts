@@ -1,0 +1,103 @@
+// One request/response pair as seen on the wire, and the per-test log that keeps them.
+// Exchanges are what a failing test shows its reader: keep them small, ordered and JSON-safe.
+
+/** A schema problem found in a response, as the schema layer reports it. */
+export interface SchemaViolation {
+  instancePath: string;
+  rule: string;
+  message: string;
+  value?: unknown;
+}
+
+export interface SchemaCheck {
+  /** `<api> <METHOD> <path template>`, when the request matched a spec operation. */
+  operation?: string;
+  checked: boolean;
+  errors: SchemaViolation[];
+}
+
+export interface Exchange {
+  seq: number;
+  /** Who made the request: "client" for the scripted client; later also federation peers. */
+  channel: string;
+  method: string;
+  url: string;
+  requestHeaders: Record<string, string>;
+  requestBody?: string;
+  status?: number;
+  responseHeaders?: Record<string, string>;
+  responseBody?: string;
+  startedAt: string;
+  durationMs: number;
+  /** Time the harness spent on this exchange beyond the request itself (recording, schema checks). */
+  overheadMs?: number;
+  schema?: SchemaCheck;
+  /** Transport failure (timeout, refused connection), when there was no response. */
+  error?: string;
+}
+
+export const BODY_LIMIT = 64 * 1024;
+
+/** Cuts a body to the report's limit, saying how much was cut. */
+export function cutBody(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  if (text.length <= BODY_LIMIT) return text;
+  return `${text.slice(0, BODY_LIMIT)}… [${text.length - BODY_LIMIT} more characters cut]`;
+}
+
+const SECRET_HEADERS = new Set(["authorization"]);
+const KEPT_HEADERS = new Set([
+  "authorization",
+  "content-type",
+  "content-length",
+  "retry-after",
+  "www-authenticate",
+  "access-control-allow-origin",
+  "location",
+  "server",
+]);
+
+/** Keeps the headers a reader of a failure needs; hides access tokens but says one was sent. */
+export function selectHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [rawName, value] of Object.entries(headers)) {
+    const name = rawName.toLowerCase();
+    if (!KEPT_HEADERS.has(name) || value === undefined) continue;
+    const joined = Array.isArray(value) ? value.join(", ") : value;
+    out[name] = SECRET_HEADERS.has(name) ? joined.replace(/(Bearer\s+)(\S{0,6})\S*/i, "$1$2…") : joined;
+  }
+  return out;
+}
+
+export class ExchangeLog {
+  readonly exchanges: Exchange[] = [];
+  private seq = 0;
+
+  add(exchange: Omit<Exchange, "seq">): Exchange {
+    const full = { seq: ++this.seq, ...exchange };
+    this.exchanges.push(full);
+    return full;
+  }
+
+  /** Exchanges whose responses broke the spec's schemas. */
+  schemaFailures(): Exchange[] {
+    return this.exchanges.filter((e) => (e.schema?.errors.length ?? 0) > 0);
+  }
+}
+
+/** A compact multi-line rendering of one exchange, for failure messages. */
+export function formatExchange(e: Exchange): string {
+  const lines = [`#${e.seq} ${e.method} ${e.url}`];
+  if (e.requestBody) lines.push(`  request: ${oneLine(e.requestBody, 400)}`);
+  if (e.error) lines.push(`  transport error: ${e.error}`);
+  else lines.push(`  -> ${e.status} (${e.durationMs.toFixed(0)} ms): ${oneLine(e.responseBody ?? "", 600)}`);
+  for (const v of e.schema?.errors ?? []) {
+    lines.push(`  schema (${e.schema?.operation ?? "?"}): at '${v.instancePath || "/"}' ${v.message} [${v.rule}]`);
+  }
+  return lines.join("\n");
+}
+
+function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s*\n\s*/g, " ");
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}

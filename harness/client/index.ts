@@ -1,0 +1,4 @@
+// Public entry point of the scripted client.
+export * from "./client.ts";
+export * from "./exchange.ts";
+export * from "./register.ts";
