@@ -1,0 +1,23 @@
+// Target drivers: each turns a TargetConfig into a running Deployment. The one way to start a
+// target, used by the CLI and by the suites' globalSetup alike.
+import { connectExternal } from "./external.ts";
+import { startSynapse } from "./synapse.ts";
+import { SetupError, type Deployment, type TargetConfig } from "./types.ts";
+
+export { SetupError, type Deployment, type DeploymentInfo, type TargetConfig } from "./types.ts";
+export { defaultCacheDir } from "./cache.ts";
+export { liveProcesses } from "./process.ts";
+export { SYNAPSE_VERSION, provisionSynapse } from "./synapse.ts";
+
+export const TARGETS = ["synapse", "external"] as const;
+
+export async function startTarget(config: TargetConfig): Promise<Deployment> {
+  switch (config.target) {
+    case "synapse":
+      return startSynapse(config);
+    case "external":
+      return connectExternal(config);
+    default:
+      throw new SetupError(`unknown target '${config.target}'; choose one of: ${TARGETS.join(", ")}`);
+  }
+}
