@@ -1,0 +1,211 @@
+// The matrix-conformance command.
+//
+//   matrix-conformance run [--target synapse|external] [--server-url URL --server-name NAME
+//     --shared-secret S] [--spec-dir DIR] [--report-dir DIR] [--grep TEXT] [--area NAME]
+//
+// Exit codes: 0 when no test failed unexpectedly, 1 when some did, 2 when the run could not
+// happen (bad arguments, no spec, a target that would not start), with a message and no stack.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command, CommanderError, Option } from "commander";
+import { ConformanceReporter } from "./report/reporter.ts";
+import type { RunReport } from "./report/model.ts";
+import { SpecSourceError, resolveSpecDir, detectSpecVersion } from "./schemas/index.ts";
+import { SetupError, TARGETS, defaultCacheDir, liveProcesses, startTarget, type Deployment } from "./targets/index.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_SETUP = 2;
+
+/** A message for the user and an exit code; never shown with a stack. */
+class Fatal extends Error {
+  constructor(message: string, readonly code = EXIT_SETUP) {
+    super(message);
+  }
+}
+
+interface RunOptions {
+  target: string;
+  serverUrl?: string;
+  serverName?: string;
+  sharedSecret?: string;
+  specDir?: string;
+  reportDir: string;
+  grep?: string;
+  area?: string[];
+  cacheDir?: string;
+  synapseVersion?: string;
+  workers?: string;
+  keepData?: boolean;
+  requestTimeout?: string;
+}
+
+/** Suite files for --area: "rooms", "client-server" or "client-server/rooms". */
+function areaFiles(areas: string[] | undefined): string[] {
+  if (!areas?.length) return [];
+  const all = listSuites(join(ROOT, "suites")).map((f) => relative(join(ROOT, "suites"), f).replace(/\.test\.ts$/, ""));
+  const picked = new Set<string>();
+  for (const area of areas) {
+    const hits = all.filter((a) => a === area || a.startsWith(`${area}/`) || a.endsWith(`/${area}`));
+    if (!hits.length) throw new Fatal(`no area named '${area}'. Areas: ${all.join(", ")}`);
+    hits.forEach((h) => picked.add(`suites/${h}.test.ts`));
+  }
+  return [...picked];
+}
+
+function listSuites(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? listSuites(join(dir, e.name)) : e.name.endsWith(".test.ts") ? [join(dir, e.name)] : [],
+  );
+}
+
+async function runSuites(opts: RunOptions): Promise<number> {
+  const reportDir = resolve(opts.reportDir);
+  let specDir: string;
+  try {
+    specDir = resolveSpecDir(opts.specDir);
+  } catch (err) {
+    if (err instanceof SpecSourceError) throw new Fatal(err.message);
+    throw err;
+  }
+  const specVersion = detectSpecVersion(specDir);
+  const files = areaFiles(opts.area);
+  const workers = opts.workers === undefined ? undefined : Number(opts.workers);
+  if (workers !== undefined && !(Number.isInteger(workers) && workers > 0)) throw new Fatal(`--workers takes a positive whole number, not '${opts.workers}'`);
+  if (opts.requestTimeout !== undefined) {
+    const ms = Number(opts.requestTimeout);
+    if (!(Number.isInteger(ms) && ms > 0)) throw new Fatal(`--request-timeout takes milliseconds as a positive whole number, not '${opts.requestTimeout}'`);
+    process.env.MATRIX_CONFORMANCE_REQUEST_TIMEOUT_MS = String(ms);
+  }
+
+  await mkdir(reportDir, { recursive: true });
+  for (const f of ["report.json", "junit.xml"]) await rm(join(reportDir, f), { force: true });
+
+  let deployment: Deployment | undefined;
+  const stopAll = async () => {
+    await deployment?.stop();
+    await Promise.all(liveProcesses().map((p) => p.stop()));
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\n${signal}: stopping the target and exiting\n`);
+    void stopAll().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  try {
+    try {
+      deployment = await startTarget({
+        target: opts.target,
+        reportDir,
+        cacheDir: opts.cacheDir ? resolve(opts.cacheDir) : defaultCacheDir(),
+        serverUrl: opts.serverUrl,
+        serverName: opts.serverName,
+        sharedSecret: opts.sharedSecret,
+        synapseVersion: opts.synapseVersion,
+        keepData: opts.keepData,
+        onProgress: (line) => process.stderr.write(`matrix-conformance: ${line}\n`),
+      });
+    } catch (err) {
+      if (err instanceof SetupError) throw new Fatal(`the ${opts.target} target could not start:\n${err.message}`);
+      throw err;
+    }
+    process.env.MATRIX_CONFORMANCE_DEPLOYMENT = JSON.stringify(deployment.info);
+    process.env.MATRIX_SPEC_DIR = specDir;
+
+    let report: RunReport | undefined;
+    const reporter = new ConformanceReporter({
+      reportDir,
+      rootDir: ROOT,
+      toolVersion: VERSION,
+      specVersion,
+      specDir,
+      deployment: deployment.info,
+      onReport: (r) => (report = r),
+    });
+    const { startVitest } = await import("vitest/node");
+    const vitest = await startVitest(
+      "test",
+      files,
+      {
+        root: ROOT,
+        config: join(ROOT, "vitest.config.ts"),
+        project: ["suites"],
+        run: true,
+        watch: false,
+        testNamePattern: opts.grep,
+        reporters: ["default", reporter],
+        ...(workers ? { maxWorkers: workers } : {}),
+      },
+      { server: { watch: null } },
+    );
+    await vitest.close();
+    if (!report) throw new Fatal("the test run did not complete (see the errors above)");
+    const r = report as RunReport;
+    if (r.summary.total === 0) throw new Fatal(`no test matched${opts.grep ? ` --grep '${opts.grep}'` : ""}${opts.area ? ` in --area ${opts.area.join(", ")}` : ""}`);
+    return r.summary.failed > 0 || r.runErrors.length > 0 ? EXIT_FAILED : EXIT_OK;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await stopAll();
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command("matrix-conformance")
+    .description("Conformance tests for Matrix homeservers, checked against the Matrix spec.")
+    .version(VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command("run")
+    .description("start (or connect to) a target homeserver, run the conformance suites against it and write reports")
+    .addOption(new Option("--target <name>", "the server to test").choices([...TARGETS]).default("synapse"))
+    .option("--server-url <url>", "external target: client-server API base URL, e.g. http://127.0.0.1:8008")
+    .option("--server-name <name>", "external target: the server name, e.g. example.org")
+    .option("--shared-secret <secret>", "external target: registration shared secret (otherwise open registration is used)")
+    .option("--spec-dir <dir>", "a matrix-spec checkout (default: $MATRIX_SPEC_DIR)")
+    .option("--report-dir <dir>", "where report.json, junit.xml and the server log go", "reports/latest")
+    .option("--grep <text>", "run only tests whose title matches this regular expression")
+    .option("--area <name...>", "run only these areas, e.g. registration or client-server")
+    .option("--workers <n>", "parallel test workers (default: vitest's choice)")
+    .option("--request-timeout <ms>", "bound on each request to the target (default 20000)")
+    .option("--cache-dir <dir>", "where installed servers are kept (default: $MATRIX_CONFORMANCE_CACHE or ~/.cache/matrix-conformance)")
+    .option("--synapse-version <version>", "synapse target: the matrix-synapse release to install")
+    .option("--keep-data", "keep the server's data directory after the run")
+    .action(async (opts: RunOptions) => {
+      process.exitCode = await runSuites(opts);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return Number(process.exitCode ?? 0);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.version" ? 0 : EXIT_SETUP;
+    }
+    if (err instanceof Fatal) {
+      process.stderr.write(`matrix-conformance: ${err.message}\n`);
+      return err.code;
+    }
+    process.stderr.write(`matrix-conformance: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return EXIT_SETUP;
+  }
+}
+
+const invokedDirectly = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (invokedDirectly || process.env.MATRIX_CONFORMANCE_BIN === "1") {
+  main(process.argv).then((code) => process.exit(code));
+}

@@ -1,0 +1,90 @@
+import { readFileSync } from "node:fs";
+import Ajv2020 from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import { describe, expect, test } from "vitest";
+import { toJUnit } from "../../harness/report/junit.ts";
+import { areaOf, quantile, requestStats, summarise, type RunReport, type TestResultEntry } from "../../harness/report/model.ts";
+import { renderSummary } from "../../harness/report/summary.ts";
+
+const schema = JSON.parse(readFileSync(new URL("../../schemas/report.schema.json", import.meta.url), "utf8"));
+const ajv = new Ajv2020.default({ allErrors: true });
+addFormats.default(ajv);
+const validate = ajv.compile(schema);
+
+function entry(over: Partial<TestResultEntry>): TestResultEntry {
+  return { id: "suites/client-server/login.test.ts::x", title: "x", fullTitle: "x", file: "suites/client-server/login.test.ts", area: "client-server/login", status: "passed", durationMs: 3, ...over };
+}
+
+function report(tests: TestResultEntry[]): RunReport {
+  const { summary, areas } = summarise(tests);
+  return {
+    format: "matrix-conformance-report/1",
+    tool: { name: "matrix-conformance", version: "0.1.0" },
+    target: { name: "synapse", version: "Synapse 1.163.2", serverName: "localhost:1", baseUrl: "http://127.0.0.1:1" },
+    spec: { version: "1.19", dir: "/spec" },
+    startedAt: "2026-01-01T00:00:00.000Z",
+    finishedAt: "2026-01-01T00:00:01.000Z",
+    durationMs: 1000,
+    summary,
+    areas,
+    stats: requestStats([[10, 0.1], [20, 0.2]]),
+    runErrors: [],
+    tests,
+  };
+}
+
+describe("the run report", () => {
+  const failed = entry({
+    id: "a::fails",
+    title: "rejects <bad> & \"odd\" input",
+    fullTitle: "rejects <bad> & \"odd\" input",
+    status: "failed",
+    error: "expected 400 M_BAD_JSON: status 500 instead of 400\u0007",
+    spec: { section: "client-server-api/#standard-error-response", since: "1.0", url: "https://spec.matrix.org/v1.19/client-server-api/#standard-error-response" },
+    exchanges: [{ seq: 1, channel: "client", method: "POST", url: "http://x/_matrix/client/v3/login", requestHeaders: {}, status: 500, responseBody: "{}", startedAt: "t", durationMs: 2 }],
+  });
+  const r = report([entry({}), failed, entry({ id: "b", area: "client-server/rooms", status: "skipped", reason: "room version 12 not offered" })]);
+
+  test("counts by status and by area", () => {
+    expect(r.summary).toEqual({ total: 3, passed: 1, failed: 1, skipped: 1, expectedFailures: 0, fixed: 0 });
+    expect(r.areas["client-server/rooms"]).toMatchObject({ total: 1, skipped: 1 });
+  });
+
+  test("matches its own JSON schema", () => {
+    expect(validate(r), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  test("a report missing its summary does not match the schema", () => {
+    const { summary: _omit, ...rest } = r;
+    expect(validate(rest)).toBe(false);
+  });
+
+  test("JUnit output escapes XML, drops control characters and carries the failure and its exchange", () => {
+    const xml = toJUnit(r);
+    expect(xml).toContain('name="rejects &lt;bad&gt; &amp; &quot;odd&quot; input"');
+    expect(xml).not.toContain("\u0007");
+    expect(xml).toContain('<failure message="expected 400 M_BAD_JSON: status 500 instead of 400"');
+    expect(xml).toContain("#1 POST http://x/_matrix/client/v3/login");
+    expect(xml).toContain('<skipped message="room version 12 not offered"/>');
+    expect(xml).toMatch(/<testsuites [^>]*tests="3" failures="1"/);
+  });
+
+  test("the summary lists areas and failures and ends with the plain closing line", () => {
+    const text = renderSummary(r, "reports/latest");
+    expect(text).toContain("client-server/login");
+    expect(text).toContain("rejects <bad>");
+    expect(text).toMatch(/^conformance: 1 passed, 1 failed, 1 skipped$/m);
+  });
+
+  test("areas come from the suite file path", () => {
+    expect(areaOf("suites/client-server/login.test.ts")).toBe("client-server/login");
+    expect(areaOf("/abs/suites/federation/joins.test.ts")).toBe("federation/joins");
+  });
+
+  test("quantiles and request statistics", () => {
+    expect(quantile([1, 2, 3, 4], 0.5)).toBe(2);
+    expect(quantile([1, 2, 3, 4], 0.95)).toBe(4);
+    expect(quantile([], 0.5)).toBe(0);
+    expect(requestStats([[10, 1], [100, 1]]).overheadFraction).toEqual({ p50: 0.01, p95: 0.1 });
+  });
+});
