@@ -1,0 +1,84 @@
+// npm run bench: prints figures; asserts nothing. Sections:
+//   target   Synapse start-up with the install cached, on a fresh data directory (and, with
+//            --cold, the first install into an empty cache)
+//   suite    the whole conformance suite through the CLI: wall time, tests per second, request
+//            latency seen by the client, and the harness's own overhead per exchange
+//   others   bench/*.ts files of other layers (state resolution, ...), run in turn
+// Options: --only target|suite|others, --starts N (default 3), --cold.
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import type { RunReport } from "../harness/report/model.ts";
+import { defaultCacheDir, startTarget } from "../harness/targets/index.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const { values } = parseArgs({ options: { only: { type: "string" }, starts: { type: "string", default: "3" }, cold: { type: "boolean", default: false } } });
+const want = (s: string) => !values.only || values.only === s;
+const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+async function benchTarget(): Promise<void> {
+  console.log("## target: Synapse");
+  const reportDir = await mkdtemp(join(tmpdir(), "mc-bench-"));
+  if (values.cold) {
+    const cache = await mkdtemp(join(tmpdir(), "mc-bench-cache-"));
+    const t0 = performance.now();
+    const d = await startTarget({ target: "synapse", reportDir, cacheDir: cache });
+    const ms = performance.now() - t0;
+    await d.stop();
+    console.log(`first start into an empty cache (pip install + start): ${fmt(ms)}`);
+    await rm(cache, { recursive: true, force: true });
+  }
+  await startTarget({ target: "synapse", reportDir, cacheDir: defaultCacheDir() }).then((d) => d.stop()); // make sure it is provisioned
+  const times: number[] = [];
+  for (let i = 0; i < Number(values.starts); i++) {
+    const t0 = performance.now();
+    const d = await startTarget({ target: "synapse", reportDir, cacheDir: defaultCacheDir() });
+    times.push(performance.now() - t0);
+    const s0 = performance.now();
+    await d.stop();
+    if (i === 0) console.log(`stop (whole process tree): ${fmt(performance.now() - s0)}`);
+  }
+  console.log(`ready, install cached, fresh data directory: median ${fmt(median(times))} over ${times.length} starts (${times.map(fmt).join(", ")})`);
+  await rm(reportDir, { recursive: true, force: true });
+}
+
+async function benchSuite(): Promise<void> {
+  console.log("## suite: all conformance suites against Synapse");
+  const reportDir = await mkdtemp(join(tmpdir(), "mc-bench-report-"));
+  const t0 = performance.now();
+  const code = await new Promise<number>((res) => {
+    const child = spawn(process.execPath, [join(ROOT, "bin/matrix-conformance.mjs"), "run", "--report-dir", reportDir], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, NO_COLOR: "1" } });
+    child.on("close", (c) => res(c ?? -1));
+  });
+  const wall = performance.now() - t0;
+  const report = JSON.parse(await readFile(join(reportDir, "report.json"), "utf8")) as RunReport;
+  const s = report.summary;
+  const st = report.stats;
+  console.log(`exit code ${code}: ${s.passed} passed, ${s.failed} failed, ${s.expectedFailures} expected failures, ${s.skipped} skipped`);
+  console.log(`wall time, command start to exit: ${fmt(wall)}`);
+  console.log(`test run (after the target is ready): ${fmt(report.durationMs)}, ${(s.total / (report.durationMs / 1000)).toFixed(1)} tests/s`);
+  console.log(`requests: ${st.requests}; latency p50 ${st.latencyMs.p50.toFixed(1)} ms, p95 ${st.latencyMs.p95.toFixed(1)} ms, max ${st.latencyMs.max.toFixed(0)} ms`);
+  console.log(`harness overhead per exchange (recording + schema check): p50 ${st.overheadMs.p50.toFixed(3)} ms, p95 ${st.overheadMs.p95.toFixed(3)} ms`);
+  console.log(`overhead as a fraction of the request's time: p50 ${(st.overheadFraction.p50 * 100).toFixed(2)}%, p95 ${(st.overheadFraction.p95 * 100).toFixed(2)}%`);
+  await rm(reportDir, { recursive: true, force: true });
+}
+
+async function benchOthers(): Promise<void> {
+  const dir = join(ROOT, "bench");
+  const others = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".ts") && f !== "run.ts").sort() : [];
+  for (const f of others) {
+    console.log(`## ${f.replace(/\.ts$/, "")}`);
+    await new Promise<void>((res) => {
+      const child = spawn(process.execPath, ["--import", "tsx", join(dir, f)], { cwd: ROOT, stdio: "inherit" });
+      child.on("close", () => res());
+    });
+  }
+}
+
+if (want("target")) await benchTarget();
+if (want("suite")) await benchSuite();
+if (want("others")) await benchOthers();
