@@ -67,22 +67,25 @@ export async function provisionSynapse(cacheDir: string, version = SYNAPSE_VERSI
 }
 
 async function findPython(): Promise<string> {
-  for (const candidate of [process.env.MATRIX_CONFORMANCE_PYTHON, "python3"].filter(Boolean) as string[]) {
-    let res;
-    try {
-      res = await runCommand(candidate, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"]);
-    } catch {
-      continue;
-    }
-    if (res.code !== 0) continue;
-    const [major, minor] = res.output.trim().split(".").map(Number);
-    if ((major ?? 0) > MIN_PYTHON[0] || ((major ?? 0) === MIN_PYTHON[0] && (minor ?? 0) >= MIN_PYTHON[1])) return candidate;
-    throw new SetupError(`Synapse needs Python >= ${MIN_PYTHON.join(".")}, but ${candidate} is ${res.output.trim()}. Set MATRIX_CONFORMANCE_PYTHON to a newer interpreter.`);
+  const explicit = process.env.MATRIX_CONFORMANCE_PYTHON;
+  const candidate = explicit || "python3";
+  let res;
+  try {
+    res = await runCommand(candidate, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"]);
+  } catch {
+    res = undefined;
   }
-  throw new SetupError(
-    `python3 was not found. The Synapse target needs Python >= ${MIN_PYTHON.join(".")} with the venv module ` +
-      `(Debian/Ubuntu: apt-get install python3 python3-venv), or set MATRIX_CONFORMANCE_PYTHON.`,
-  );
+  if (!res || res.code !== 0) {
+    throw new SetupError(
+      explicit
+        ? `MATRIX_CONFORMANCE_PYTHON is set to '${explicit}', which does not run as a Python interpreter.`
+        : `python3 was not found. The Synapse target needs Python >= ${MIN_PYTHON.join(".")} with the venv module ` +
+            `(Debian/Ubuntu: apt-get install python3 python3-venv), or set MATRIX_CONFORMANCE_PYTHON.`,
+    );
+  }
+  const [major, minor] = res.output.trim().split(".").map(Number);
+  if ((major ?? 0) > MIN_PYTHON[0] || ((major ?? 0) === MIN_PYTHON[0] && (minor ?? 0) >= MIN_PYTHON[1])) return candidate;
+  throw new SetupError(`Synapse needs Python >= ${MIN_PYTHON.join(".")}, but ${candidate} is ${res.output.trim()}. Set MATRIX_CONFORMANCE_PYTHON to a newer interpreter.`);
 }
 
 /** A signing key file in the format Synapse reads: "ed25519 <version> <unpadded base64 seed>". */
