@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import { ConformanceReporter } from "./report/reporter.ts";
 import type { RunReport } from "./report/model.ts";
+import { createRunCa } from "./federation/tls.ts";
 import { SpecSourceError, resolveSpecDir, detectSpecVersion } from "./schemas/index.ts";
 import { SetupError, TARGETS, defaultCacheDir, liveProcesses, startTarget, type Deployment } from "./targets/index.ts";
 
@@ -100,9 +101,12 @@ async function runSuites(opts: RunOptions): Promise<number> {
   process.once("SIGTERM", onSignal);
 
   try {
+    const ca = await createRunCa();
+    process.env.MATRIX_CONFORMANCE_RUN_CA = JSON.stringify(ca);
     try {
       deployment = await startTarget({
         target: opts.target,
+        ca,
         reportDir,
         cacheDir: opts.cacheDir ? resolve(opts.cacheDir) : defaultCacheDir(),
         serverUrl: opts.serverUrl,

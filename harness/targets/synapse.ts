@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
+import { issueServerCert } from "../federation/tls.ts";
 import { withLock } from "./cache.ts";
 import { freePort, runCommand, startSupervised, waitForReady } from "./process.ts";
 import { SetupError, type Deployment, type TargetConfig } from "./types.ts";
@@ -102,15 +103,34 @@ export async function startSynapse(config: TargetConfig): Promise<Deployment> {
   await writeFile(logFile, "");
 
   const port = await freePort();
-  const serverName = `localhost:${port}`;
+  // With the run's CA, federation gets its own TLS listener and the server name carries its port,
+  // so peers reach it with no .well-known or SRV lookup.
+  const fedPort = config.ca ? await freePort() : undefined;
+  const serverName = `localhost:${fedPort ?? port}`;
   const sharedSecret = randomBytes(24).toString("hex");
+  const listeners: Record<string, unknown>[] = [
+    { port, bind_addresses: ["127.0.0.1"], type: "http", tls: false, x_forwarded: false, resources: [{ names: fedPort ? ["client"] : ["client", "federation"], compress: false }] },
+  ];
+  const tlsConfig: Record<string, unknown> = {};
+  if (config.ca && fedPort) {
+    const cert = await issueServerCert(config.ca, { dns: ["localhost"], ips: ["127.0.0.1"] });
+    await writeFile(join(dataDir, "tls.crt"), cert.certPem);
+    await writeFile(join(dataDir, "tls.key"), cert.keyPem);
+    await writeFile(join(dataDir, "ca.crt"), config.ca.certPem);
+    listeners.push({ port: fedPort, bind_addresses: ["127.0.0.1"], type: "http", tls: true, x_forwarded: false, resources: [{ names: ["federation", "keys", "openid"], compress: false }] });
+    Object.assign(tlsConfig, {
+      tls_certificate_path: join(dataDir, "tls.crt"),
+      tls_private_key_path: join(dataDir, "tls.key"),
+      federation_verify_certificates: true,
+      federation_custom_ca_list: [join(dataDir, "ca.crt")],
+    });
+  }
   const runConfig = {
     server_name: serverName,
     public_baseurl: `http://127.0.0.1:${port}/`,
     pid_file: join(dataDir, "homeserver.pid"),
-    listeners: [
-      { port, bind_addresses: ["127.0.0.1"], type: "http", tls: false, x_forwarded: false, resources: [{ names: ["client", "federation"], compress: false }] },
-    ],
+    listeners,
+    ...tlsConfig,
     database: { name: "sqlite3", args: { database: join(dataDir, "homeserver.db") } },
     log_config: join(dataDir, "log.yaml"),
     media_store_path: join(dataDir, "media"),
@@ -158,6 +178,7 @@ export async function startSynapse(config: TargetConfig): Promise<Deployment> {
       version: `Synapse ${install.version}`,
       logFile,
       registration: { sharedSecret },
+      federation: fedPort ? { url: `https://localhost:${fedPort}` } : undefined,
     },
     stop,
   };

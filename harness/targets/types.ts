@@ -1,3 +1,5 @@
+import type { RunCa } from "../federation/tls.ts";
+
 // What a target driver hands the rest of the harness. `DeploymentInfo` is plain JSON so that it can
 // cross from the process that starts the server to the vitest workers that test it.
 
@@ -13,6 +15,12 @@ export interface DeploymentInfo {
   logFile?: string;
   /** How tests get users: shared-secret admin registration, or open registration with m.login.dummy. */
   registration: { sharedSecret?: string };
+  /**
+   * Present when the target federates with the suite's fake peers: its federation base URL
+   * (HTTPS, certificate from the run's CA) and the fact that it trusts the run's CA for its own
+   * outbound requests.
+   */
+  federation?: { url: string };
 }
 
 export interface Deployment {
@@ -33,6 +41,9 @@ export interface TargetConfig {
   sharedSecret?: string;
   /** synapse: the PyPI version to install; defaults to the validated pin. */
   synapseVersion?: string;
+  /** The run's CA: when given, the target serves federation over TLS with a certificate from it
+   * and trusts it for outbound federation, so the suite's fake peers can talk to it. */
+  ca?: RunCa;
   /** Keep the data directory after the run (for debugging a server). */
   keepData?: boolean;
   /** Progress lines for the terminal (provisioning, starting). */
