@@ -14,7 +14,7 @@ import { ConformanceReporter } from "./report/reporter.ts";
 import type { RunReport } from "./report/model.ts";
 import { createRunCa } from "./federation/tls.ts";
 import { SpecSourceError, resolveSpecDir, detectSpecVersion } from "./schemas/index.ts";
-import { SetupError, TARGETS, defaultCacheDir, liveProcesses, startTarget, type Deployment } from "./targets/index.ts";
+import { SetupError, TARGETS, defaultCacheDir, isKnownTarget, liveProcesses, startTarget, type Deployment } from "./targets/index.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
@@ -44,6 +44,7 @@ interface RunOptions {
   workers?: string;
   keepData?: boolean;
   requestTimeout?: string;
+  containerNetwork?: "bridge" | "host";
 }
 
 /** Suite files for --area: "rooms", "client-server" or "client-server/rooms". */
@@ -75,6 +76,7 @@ async function runSuites(opts: RunOptions): Promise<number> {
     if (err instanceof SpecSourceError) throw new Fatal(err.message);
     throw err;
   }
+  if (!isKnownTarget(opts.target)) throw new Fatal(`unknown target '${opts.target}'; choose one of: ${TARGETS.join(", ")}, or image:NAME`);
   const specVersion = detectSpecVersion(specDir);
   const files = areaFiles(opts.area);
   const workers = opts.workers === undefined ? undefined : Number(opts.workers);
@@ -114,6 +116,7 @@ async function runSuites(opts: RunOptions): Promise<number> {
         sharedSecret: opts.sharedSecret,
         synapseVersion: opts.synapseVersion,
         keepData: opts.keepData,
+        containerNetwork: opts.containerNetwork,
         onProgress: (line) => process.stderr.write(`matrix-conformance: ${line}\n`),
       });
     } catch (err) {
@@ -171,7 +174,8 @@ export function buildProgram(): Command {
   program
     .command("run")
     .description("start (or connect to) a target homeserver, run the conformance suites against it and write reports")
-    .addOption(new Option("--target <name>", "the server to test").choices([...TARGETS]).default("synapse"))
+    .option("--target <name>", `the server to test: ${TARGETS.join(", ")}, or image:NAME (a Complement-contract image)`, "synapse")
+    .addOption(new Option("--container-network <mode>", "image target: bridge (mapped ports) or host").choices(["bridge", "host"]).default("bridge"))
     .option("--server-url <url>", "external target: client-server API base URL, e.g. http://127.0.0.1:8008")
     .option("--server-name <name>", "external target: the server name, e.g. example.org")
     .option("--shared-secret <secret>", "external target: registration shared secret (otherwise open registration is used)")

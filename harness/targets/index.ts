@@ -11,6 +11,11 @@ export { SYNAPSE_VERSION, provisionSynapse } from "./synapse.ts";
 
 export const TARGETS = ["synapse", "external"] as const;
 
+/** A target name as the CLI takes it: one of TARGETS, or image:NAME for a container image. */
+export function isKnownTarget(name: string): boolean {
+  return (TARGETS as readonly string[]).includes(name) || /^image:.+/.test(name);
+}
+
 export async function startTarget(config: TargetConfig): Promise<Deployment> {
   switch (config.target) {
     case "synapse":
@@ -18,6 +23,6 @@ export async function startTarget(config: TargetConfig): Promise<Deployment> {
     case "external":
       return connectExternal(config);
     default:
-      throw new SetupError(`unknown target '${config.target}'; choose one of: ${TARGETS.join(", ")}`);
+      throw new SetupError(`unknown target '${config.target}'; choose one of: ${TARGETS.join(", ")}, or image:NAME`);
   }
 }

@@ -44,6 +44,8 @@ export interface TargetConfig {
   /** The run's CA: when given, the target serves federation over TLS with a certificate from it
    * and trusts it for outbound federation, so the suite's fake peers can talk to it. */
   ca?: RunCa;
+  /** image target: the engine's network for the container ("bridge" with mapped ports, or "host"). */
+  containerNetwork?: "bridge" | "host";
   /** Keep the data directory after the run (for debugging a server). */
   keepData?: boolean;
   /** Progress lines for the terminal (provisioning, starting). */
