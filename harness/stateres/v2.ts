@@ -67,6 +67,11 @@ export interface ResolveOptions {
   readonly roomCreateId?: string;
   /** Override for the third-party-invite signature check. */
   readonly verifyThirdPartySignature?: (signed: Record<string, unknown>, publicKeys: readonly string[]) => boolean;
+  /**
+   * For tests that show what each v2.1 change does on its own: overrides which of the two
+   * changes resolveV2 applies. Not part of any room version.
+   */
+  readonly v21Changes?: { readonly emptyStart: boolean; readonly conflictedSubgraph: boolean };
 }
 
 /** What each step computed; filled in when a trace object is passed. */
@@ -405,6 +410,8 @@ export function resolveV2(
   trace?: V2Trace,
 ): Map<string, string> {
   const v21 = rules.stateRes === "v2.1";
+  const emptyStart = options.v21Changes?.emptyStart ?? v21;
+  const withSubgraph = options.v21Changes?.conflictedSubgraph ?? v21;
   const roomCreate = v21 && stateSets.length > 0 ? roomCreateForV21(stateSets, store, options.roomCreateId) : undefined;
   const { unconflicted, conflicted } = partitionStates(stateSets);
   if (trace) {
@@ -418,7 +425,7 @@ export function resolveV2(
       trace.conflictedSubgraph = new Set();
       trace.fullConflictedSet = new Set();
       trace.powerOrder = [];
-      trace.partiallyResolved = new Map(v21 ? [] : unconflicted);
+      trace.partiallyResolved = new Map(emptyStart ? [] : unconflicted);
       trace.mainline = [];
       trace.mainlineOrder = [];
     }
@@ -426,7 +433,7 @@ export function resolveV2(
   }
 
   const diff = authDifference(stateSets, store);
-  const subgraph = v21 ? conflictedStateSubgraph(conflicted, store) : new Set<string>();
+  const subgraph = withSubgraph ? conflictedStateSubgraph(conflicted, store) : new Set<string>();
   const full = new Set<string>([...conflicted, ...diff, ...subgraph]);
 
   // Step 1: power events of the full conflicted set, enlarged by their auth chains within it (R3).
@@ -437,7 +444,7 @@ export function resolveV2(
 
   // Step 2: iterative auth checks from the unconflicted state map (v2) or an empty map (v2.1).
   const authOptions = { ...options, roomCreate };
-  const partial = iterativeAuthChecks(v21 ? new Map() : unconflicted, powerOrder, store, rules, authOptions);
+  const partial = iterativeAuthChecks(emptyStart ? new Map() : unconflicted, powerOrder, store, rules, authOptions);
 
   // Step 3: everything else, by mainline order based on the partially resolved power levels.
   const partialPl = partial.get(stateKey(T.powerLevels, ""));
