@@ -41,6 +41,8 @@ export interface TargetConfig {
   sharedSecret?: string;
   /** synapse: the PyPI version to install; defaults to the validated pin. */
   synapseVersion?: string;
+  /** dendrite: the matrix-org/dendrite module version to build (vX.Y.Z); defaults to the validated pin. */
+  dendriteVersion?: string;
   /** The run's CA: when given, the target serves federation over TLS with a certificate from it
    * and trusts it for outbound federation, so the suite's fake peers can talk to it. */
   ca?: RunCa;
