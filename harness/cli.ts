@@ -10,9 +10,8 @@ import { mkdir, rm } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
-import { ConformanceReporter } from "./report/reporter.ts";
+import type { Baseline } from "./report/baseline.ts";
 import type { RunReport } from "./report/model.ts";
-import { createRunCa } from "./federation/tls.ts";
 import { SpecSourceError, resolveSpecDir, detectSpecVersion } from "./schemas/index.ts";
 import { SetupError, TARGETS, defaultCacheDir, isKnownTarget, liveProcesses, startTarget, type Deployment } from "./targets/index.ts";
 
@@ -45,6 +44,9 @@ interface RunOptions {
   keepData?: boolean;
   requestTimeout?: string;
   containerNetwork?: "bridge" | "host";
+  baseline?: string;
+  strict?: boolean;
+  updateBaseline?: boolean;
 }
 
 /** Suite files for --area: "rooms", "client-server" or "client-server/rooms". */
@@ -78,6 +80,19 @@ async function runSuites(opts: RunOptions): Promise<number> {
   }
   if (!isKnownTarget(opts.target)) throw new Fatal(`unknown target '${opts.target}'; choose one of: ${TARGETS.join(", ")}, or image:NAME`);
   const specVersion = detectSpecVersion(specDir);
+  // Loaded here rather than at the top, so that --help and other commands start quickly.
+  const { BaselineError, baselineFromRun, defaultBaselinePath, loadBaseline, writeBaseline } = await import("./report/baseline.ts");
+  const { ConformanceReporter } = await import("./report/reporter.ts");
+  const { createRunCa } = await import("./federation/tls.ts");
+  const baselineFile = opts.baseline ? resolve(opts.baseline) : defaultBaselinePath(opts.target);
+  if (opts.baseline && !existsSync(baselineFile) && !opts.updateBaseline) throw new Fatal(`baseline file ${baselineFile} does not exist`);
+  let baseline: Baseline | undefined;
+  try {
+    baseline = loadBaseline(baselineFile);
+  } catch (err) {
+    if (err instanceof BaselineError) throw new Fatal(err.message);
+    throw err;
+  }
   const files = areaFiles(opts.area);
   const workers = opts.workers === undefined ? undefined : Number(opts.workers);
   if (workers !== undefined && !(Number.isInteger(workers) && workers > 0)) throw new Fatal(`--workers takes a positive whole number, not '${opts.workers}'`);
@@ -134,6 +149,8 @@ async function runSuites(opts: RunOptions): Promise<number> {
       specVersion,
       specDir,
       deployment: deployment.info,
+      baseline,
+      filtered: opts.grep !== undefined,
       onReport: (r) => (report = r),
     });
     const { startVitest } = await import("vitest/node");
@@ -156,7 +173,17 @@ async function runSuites(opts: RunOptions): Promise<number> {
     if (!report) throw new Fatal("the test run did not complete (see the errors above)");
     const r = report as RunReport;
     if (r.summary.total === 0) throw new Fatal(`no test matched${opts.grep ? ` --grep '${opts.grep}'` : ""}${opts.area ? ` in --area ${opts.area.join(", ")}` : ""}`);
-    return r.summary.failed > 0 || r.runErrors.length > 0 ? EXIT_FAILED : EXIT_OK;
+    if (opts.updateBaseline) {
+      const next = baselineFromRun(opts.target.replace(/^image:/, ""), deployment.info.version, r.tests, baseline);
+      await writeBaseline(baselineFile, next);
+      process.stderr.write(`matrix-conformance: wrote ${next.entries.length} entries to ${baselineFile}; review every reason and spec link before committing it\n`);
+    }
+    if (r.summary.failed > 0 || r.runErrors.length > 0) return EXIT_FAILED;
+    if (opts.strict && r.summary.fixed > 0) {
+      process.stderr.write(`matrix-conformance: --strict: ${r.summary.fixed} baseline entr${r.summary.fixed === 1 ? "y passes" : "ies pass"} now; remove ${r.summary.fixed === 1 ? "it" : "them"} from ${baselineFile}\n`);
+      return EXIT_FAILED;
+    }
+    return EXIT_OK;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -188,8 +215,27 @@ export function buildProgram(): Command {
     .option("--cache-dir <dir>", "where installed servers are kept (default: $MATRIX_CONFORMANCE_CACHE or ~/.cache/matrix-conformance)")
     .option("--synapse-version <version>", "synapse target: the matrix-synapse release to install")
     .option("--keep-data", "keep the server's data directory after the run")
+    .option("--baseline <file>", "expected failures of the target (default: fixtures/baselines/<target>.json when it exists)")
+    .option("--strict", "fail the run when a baseline entry's test passes, so the baseline only shrinks")
+    .option("--update-baseline", "write the run's failures to the baseline file for review")
     .action(async (opts: RunOptions) => {
       process.exitCode = await runSuites(opts);
+    });
+
+  program
+    .command("matrix")
+    .description("put several report.json files side by side: matrix.md and matrix.html, by area and target")
+    .argument("<reports...>", "report.json files, one per target run")
+    .option("--out <dir>", "where matrix.md and matrix.html go", "reports/matrix")
+    .action(async (files: string[], opts: { out: string }) => {
+      const { MatrixInputError, writeMatrix } = await import("./report/matrix.ts");
+      try {
+        const written = await writeMatrix(files.map((f) => resolve(f)), resolve(opts.out));
+        process.stdout.write(`wrote ${written.markdown} and ${written.html}\n`);
+      } catch (err) {
+        if (err instanceof MatrixInputError) throw new Fatal(err.message);
+        throw err;
+      }
     });
 
   return program;

@@ -185,10 +185,8 @@ export class MatrixClient {
     let schema: SchemaCheck | undefined;
     if (status !== undefined && this.validator) {
       const parsedPath = urlPath.split("?")[0] ?? urlPath;
-      schema = this.validator({ method, path: parsedPath, status, contentType, body });
-      if (text && contentType?.toLowerCase().includes("json") && !json) {
-        schema = { ...schema, errors: [...schema.errors, { instancePath: "", rule: "json", message: "the body is declared as JSON but does not parse as JSON", value: text.slice(0, 200) }] };
-      }
+      // Hand over the raw text when it did not parse, so the check can say what is wrong with it.
+      schema = this.validator({ method, path: parsedPath, status, contentType, body: json ? body : text || undefined });
     }
     const exchange = this.log.add({
       channel: this.channel,

@@ -6,6 +6,7 @@ import type { SerializedError } from "vitest";
 import type { Reporter, TestCase, TestModule } from "vitest/node";
 import type { DeploymentInfo } from "../targets/types.ts";
 import { specUrl } from "../fixtures/meta.ts";
+import { applyBaseline, type Baseline } from "./baseline.ts";
 import { toJUnit } from "./junit.ts";
 import { areaOf, requestStats, summarise, type RunReport, type TestResultEntry } from "./model.ts";
 import { renderSummary } from "./summary.ts";
@@ -17,6 +18,10 @@ export interface ReporterContext {
   specVersion: string;
   specDir: string;
   deployment: DeploymentInfo;
+  /** Expected failures of this target. */
+  baseline?: Baseline;
+  /** A --grep filter was given: tests it left out are not reported as skipped. */
+  filtered?: boolean;
   /** Lets the caller (the CLI) read the finished report. */
   onReport?: (report: RunReport) => void;
   print?: (text: string) => void;
@@ -38,10 +43,15 @@ export class ConformanceReporter implements Reporter {
       const file = relative(this.ctx.rootDir, mod.moduleId);
       for (const e of mod.errors()) runErrors.push(`${file}: ${e.message}`);
       for (const tc of mod.children.allTests()) {
-        tests.push(this.entry(tc, file));
+        const entry = this.entry(tc, file);
+        if (this.ctx.filtered && entry.status === "skipped" && tc.options.mode === "skip" && !entry.reasonGiven) continue;
+        delete entry.reasonGiven;
+        tests.push(entry);
         timings.push(...(tc.meta().timings ?? []));
       }
     }
+    const { stale } = applyBaseline(tests, this.ctx.baseline);
+    for (const id of stale) runErrors.push(`baseline entry names no test of this run's files: ${id} (remove it from the baseline)`);
     const finishedAt = new Date();
     const { summary, areas } = summarise(tests);
     const d = this.ctx.deployment;
@@ -66,7 +76,7 @@ export class ConformanceReporter implements Reporter {
     this.ctx.onReport?.(report);
   }
 
-  private entry(tc: TestCase, file: string): TestResultEntry {
+  private entry(tc: TestCase, file: string): TestResultEntry & { reasonGiven?: boolean } {
     const result = tc.result();
     const meta = tc.meta();
     const spec = meta.spec ? { ...meta.spec, url: specUrl(meta.spec.section, this.ctx.specVersion) } : undefined;
@@ -85,7 +95,7 @@ export class ConformanceReporter implements Reporter {
     }
     if (result.state === "skipped" || result.state === "pending") {
       const reason = result.state === "skipped" ? result.note : undefined;
-      return { ...base, status: "skipped", reason: reason ?? (tc.options.mode === "todo" ? "todo" : "skipped without a reason") };
+      return { ...base, status: "skipped", reasonGiven: reason !== undefined, reason: reason ?? (tc.options.mode === "todo" ? "todo" : "skipped without a reason") };
     }
     return { ...base, status: "passed" };
   }
