@@ -223,6 +223,23 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("stateres")
+    .description("resolve the state of one scenario file (JSON) with the reference model and print it as JSON")
+    .argument("[file]", "the scenario; standard input when absent or '-'")
+    .action(async (file: string | undefined) => {
+      const { stateresCommand } = await import("./stateres/scenario.ts");
+      process.exitCode = await stateresCommand(file, {
+        readStdin: async () => {
+          const chunks: Buffer[] = [];
+          for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+          return Buffer.concat(chunks).toString("utf8");
+        },
+        stdout: process.stdout,
+        stderr: process.stderr,
+      });
+    });
+
+  program
     .command("matrix")
     .description("put several report.json files side by side: matrix.md and matrix.html, by area and target")
     .argument("<reports...>", "report.json files, one per target run")
