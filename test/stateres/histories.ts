@@ -76,7 +76,7 @@ export const stepArb: fc.Arbitrary<Step> = fc.record({
 });
 
 export function planArb(maxSteps = 24, linear = false): fc.Arbitrary<Step[]> {
-  const steps = fc.array(stepArb, { maxLength: maxSteps });
+  const steps = fc.array(stepArb, { maxLength: maxSteps, size: "max" });
   return linear
     ? steps.map((s) => s.map((step) => ({ ...step, branch: 0, action: forkOrMergeToMessage(step.action) })))
     : steps;
@@ -196,8 +196,31 @@ export function buildHistory(rules: RoomVersionRules, plan: readonly Step[], opt
     const b = step.branch % tips.length;
     const branchTip = tips[b]!;
     const before = states.get(branchTip)!;
-    const actor = passive && step.actor === 0 ? USERS[1] : USERS[step.actor]!;
-    const target = passive && step.target === 0 ? USERS[2] : USERS[step.target]!;
+    // Actors and targets are picked among the users for whom the action can make sense in the
+    // state before the event (joined users act, outsiders join or knock, ...), so that most
+    // steps produce an event; the authorisation rules still have the last word.
+    const membership = (u: string): string => {
+      const id = before.get(stateKey("m.room.member", u));
+      const m = id === undefined ? undefined : store.get(id).content["membership"];
+      return typeof m === "string" ? m : "leave";
+    };
+    const candidates = USERS.filter((u) => !(passive && u === creator));
+    const pick = (pool: readonly string[], i: number): string => {
+      const list = pool.length > 0 ? pool : candidates;
+      return list[i % list.length]!;
+    };
+    const joined = candidates.filter((u) => membership(u) === "join");
+    const outside = candidates.filter((u) => membership(u) !== "join" && membership(u) !== "ban");
+    const actor = action === "join" || action === "knock" ? pick(outside, step.actor) : pick(joined, step.actor);
+    const others = candidates.filter((u) => u !== actor);
+    const target =
+      action === "invite"
+        ? pick(others.filter((u) => membership(u) !== "join" && membership(u) !== "ban"), step.target)
+        : action === "kick"
+          ? pick(others.filter((u) => membership(u) === "join"), step.target)
+          : action === "unban"
+            ? pick(others.filter((u) => membership(u) === "ban"), step.target)
+            : pick(others, step.target);
     const prevs = [branchTip];
     const add = (partial: Omit<Pdu, "event_id" | "prev_events" | "auth_events" | "origin_server_ts">): void => {
       const id = emit(prevs, new Map(before), partial, step.tsStep);
@@ -211,7 +234,7 @@ export function buildHistory(rules: RoomVersionRules, plan: readonly Step[], opt
     };
     switch (action) {
       case "join": {
-        const via = USERS[step.target]!;
+        const via = pick(joined, step.target);
         add(memberEvent(actor, actor, "join", rules.restricted && step.value % 2 === 1 ? { join_authorised_via_users_server: via } : {}));
         break;
       }
