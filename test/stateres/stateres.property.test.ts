@@ -8,6 +8,9 @@ import { describe, expect, test } from "vitest";
 import {
   ROOM_VERSION_IDS,
   buildRoom,
+  compareCodePoints,
+  isPowerEvent,
+  senderPowerFromAuthEvents,
   partitionStates,
   resolveState,
   resolveV2,
@@ -135,6 +138,77 @@ for (const version of ROOM_VERSION_IDS) {
         }
       });
     });
+
+    if (rules.stateRes !== "v1") {
+      test("each step agrees with a brute-force reading of its definition", () => {
+        checkHistories(version, plans, (h) => {
+          const sets = tipSets(h);
+          const trace: V2Trace = {};
+          resolveV2(sets, h.store, rules, {}, trace);
+          if (trace.conflicted!.size === 0) return;
+          const chain = (id: string): ReadonlySet<string> => h.store.authChain(id);
+
+          // Auth difference: per-set unions of per-event auth chains (events excluded from their own).
+          const full = sets.map((s) => new Set([...s.values()].flatMap((id) => [...chain(id)])));
+          const union = new Set(full.flatMap((c) => [...c]));
+          const diff = [...union].filter((id) => !full.every((c) => c.has(id)));
+          expect([...trace.authDifference!].sort()).toEqual(diff.sort());
+
+          // Conflicted state subgraph: v lies on a path c1 -> ... -> v -> ... -> c2, c1 != c2.
+          const conflicted = trace.conflicted!;
+          if (rules.stateRes === "v2.1") {
+            const candidates = new Set([...conflicted, ...[...conflicted].flatMap((c) => [...chain(c)])]);
+            const onPath = [...candidates].filter((v) =>
+              [...conflicted].some((c1) => (c1 === v || chain(c1).has(v)) && [...conflicted].some((c2) => c2 !== c1 && (c2 === v || chain(v).has(c2)))),
+            );
+            expect([...trace.conflictedSubgraph!].sort()).toEqual(onPath.sort());
+          }
+
+          // Step 1's set and its order: at each step the smallest event whose ancestors in the set
+          // have all been taken.
+          const fcs = trace.fullConflictedSet!;
+          const power = [...fcs].filter((id) => isPowerEvent(h.store.get(id)));
+          const x = new Set([...power, ...power.flatMap((p) => [...chain(p)].filter((a) => fcs.has(a)))]);
+          expect([...trace.powerOrder!].sort()).toEqual([...x].sort());
+          const roomCreate = rules.createInAuthEvents ? undefined : h.store.get(h.createId);
+          const key = (id: string) => [-senderPowerFromAuthEvents(h.store.get(id), h.store, rules, roomCreate), h.store.get(id).origin_server_ts, id] as const;
+          const less = (a: string, b: string): boolean => {
+            const [pa, ta, ia] = key(a);
+            const [pb, tb, ib] = key(b);
+            return pa !== pb ? pa < pb : ta !== tb ? ta < tb : compareCodePoints(ia, ib) < 0;
+          };
+          const taken = new Set<string>();
+          for (const id of trace.powerOrder!) {
+            const ready = [...x].filter((y) => !taken.has(y) && [...chain(y)].every((a) => !x.has(a) || taken.has(a)));
+            expect(ready).toContain(id);
+            for (const other of ready) if (other !== id) expect(less(id, other), `${id} before ${other}`).toBe(true);
+            taken.add(id);
+          }
+
+          // Step 3: the rest in mainline order (greater position first, then ts, then ID).
+          const rest = [...fcs].filter((id) => !x.has(id));
+          expect([...trace.mainlineOrder!].sort()).toEqual(rest.sort());
+          const mainline = trace.mainline!;
+          const position = (id: string): number => {
+            let p = h.store.authEventOfType(h.store.get(id), "m.room.power_levels");
+            while (p) {
+              const i = mainline.indexOf(p.event_id);
+              if (i >= 0) return i;
+              p = h.store.authEventOfType(p, "m.room.power_levels");
+            }
+            return Number.POSITIVE_INFINITY;
+          };
+          const order = trace.mainlineOrder!;
+          for (let i = 1; i < order.length; i++) {
+            const a = order[i - 1]!;
+            const b = order[i]!;
+            const [pa, pb] = [position(a), position(b)];
+            const [ta, tb] = [h.store.get(a).origin_server_ts, h.store.get(b).origin_server_ts];
+            expect(pa > pb || (pa === pb && (ta < tb || (ta === tb && compareCodePoints(a, b) < 0))), `${a} before ${b}`).toBe(true);
+          }
+        });
+      });
+    }
 
     if (rules.stateRes === "v2.1") {
       test("v12: the create event never enters the full conflicted set, and stays in the state", () => {
