@@ -62,6 +62,11 @@ export function buildRoom(inputs: readonly PduInput[], rules: RoomVersionRules, 
       const ae = byId.get(a);
       if (!ae) throw new StateResInputError(`event ${e.event_id} names a missing auth event ${a}`);
       if (ae.state_key === undefined) throw new StateResInputError(`event ${e.event_id} names ${a}, not a state event, as an auth event`);
+      // https://spec.matrix.org/v1.19/rooms/v12/#authorisation-rules: the create event "MUST NOT
+      // be selected"; an event that lists it would be rejected on receipt, so it is bad input here.
+      if (!rules.createInAuthEvents && a === createId) {
+        throw new StateResInputError(`room version ${rules.id}: event ${e.event_id} lists the m.room.create event among its auth events`);
+      }
     }
   }
 

@@ -151,6 +151,12 @@ describe("walking the DAG", () => {
     expect(() => buildRoom(events as PduInput[], rulesOf(10))).toThrow(message as RegExp);
   });
 
+  test("room v12 events must not list the create event as an auth event", () => {
+    const events = linear.map((e) => (e.event_id === "$t" ? { ...e, auth_events: ["$c", "$aj"] } : e));
+    expect(() => buildRoom(events, rulesOf(12))).toThrow(/lists the m\.room\.create event among its auth events/);
+    expect(() => buildRoom(events, rulesOf(11))).not.toThrow();
+  });
+
   test("room v12 needs the create event", () => {
     const noCreate = [{ ...linear[1]!, prev_events: [] }, ...linear.slice(2)];
     expect(() => buildRoom(noCreate, rulesOf(12))).toThrow(/needs the room's m\.room\.create/);
