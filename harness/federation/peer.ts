@@ -21,10 +21,10 @@ import type { AddressInfo } from "node:net";
 import { Agent } from "undici";
 import { StepFailed, path as pathTemplate, type Response, type ResponseValidator } from "../client/client.ts";
 import { ExchangeLog, cutBody, formatExchange, selectHeaders, type Exchange, type SchemaCheck } from "../client/exchange.ts";
-import { ROOM_VERSION_IDS, hashAndSignEvent, roomIdFromCreateEvent, type JsonObject, type SigningKey, type VerifyKeys } from "../crypto/index.ts";
+import { ROOM_VERSION_IDS, hashAndSignEvent, type SigningKey, type VerifyKeys } from "../crypto/index.ts";
 import { describePdu, eventIdOf, knownVersion, pduCryptoProblems, pduFormatProblems, type RoomVersionId, type WirePdu } from "./events.ts";
 import { Keyring, newSigningKey, serverKeysDocument } from "./keys.ts";
-import { PeerRoom, stateKey, type EventInput } from "./room.ts";
+import { PeerRoom, createPeerRoom, stateKey, type CreateRoomOptions, type EventInput } from "./room.ts";
 import { issueServerCert, type RunCa } from "./tls.ts";
 import { Inbox } from "./waiters.ts";
 import { signRequest, verifyRequest, type SignableRequest, type XMatrixParams } from "./xmatrix.ts";
@@ -558,37 +558,11 @@ export class FederationPeer {
   }
 
   /**
-   * Creates a room on the peer: create event, the creator's join, power levels (creator 100; in
-   * v12 the creator has infinite power and is not listed), join rules, history visibility.
+   * Creates a room on the peer (see createPeerRoom: create event, the creator's join, power
+   * levels, public join rule, shared history) and takes part in it.
    */
-  createRoom(opts: { version?: string; creator: string; joinRule?: string; name?: string; extraState?: EventInput[] }): PeerRoom {
-    const version = knownVersion(opts.version ?? "12");
-    const signer = { serverName: this.serverName, key: this.signingKey };
-    const v12 = version === "12";
-    const createContent: JsonObject = { room_version: version };
-    if (!["11", "12"].includes(version)) createContent.creator = opts.creator;
-    let room: PeerRoom;
-    if (v12) {
-      const scratch = new PeerRoom("!placeholder:x", version);
-      const create = scratch.build({ type: "m.room.create", state_key: "", sender: opts.creator, content: createContent }, signer);
-      room = new PeerRoom(roomIdFromCreateEvent(create, "12"), version);
-      room.addEvent(create);
-    } else {
-      room = new PeerRoom(`!${randomBytes(9).toString("base64url").replace(/[^A-Za-z0-9]/g, "x")}:${this.serverName}`, version);
-      room.addEvent(room.build({ type: "m.room.create", state_key: "", sender: opts.creator, content: createContent }, signer));
-    }
-    const add = (input: EventInput) => room.addEvent(room.build(input, signer));
-    add({ type: "m.room.member", state_key: opts.creator, sender: opts.creator, content: { membership: "join" } });
-    add({
-      type: "m.room.power_levels",
-      state_key: "",
-      sender: opts.creator,
-      content: { users: v12 ? {} : { [opts.creator]: 100 }, users_default: 0, events: {}, events_default: 0, state_default: 50, ban: 50, kick: 50, redact: 50, invite: 0 },
-    });
-    add({ type: "m.room.join_rules", state_key: "", sender: opts.creator, content: { join_rule: opts.joinRule ?? "public" } });
-    add({ type: "m.room.history_visibility", state_key: "", sender: opts.creator, content: { history_visibility: "shared" } });
-    if (opts.name !== undefined) add({ type: "m.room.name", state_key: "", sender: opts.creator, content: { name: opts.name } });
-    for (const extra of opts.extraState ?? []) add(extra);
+  createRoom(opts: CreateRoomOptions): PeerRoom {
+    const room = createPeerRoom({ serverName: this.serverName, key: this.signingKey }, opts);
     this.rooms.set(room.roomId, room);
     return room;
   }
@@ -656,9 +630,9 @@ export class FederationPeer {
   }
 
   /**
-   * Turns a make_join template into a join event: keeps the template's fields, adds or
-   * replaces origin_server_ts (and the event ID in v1-v2), drops `origin` from v11+ events,
-   * then hashes and signs.
+   * Turns a make_join (make_leave, make_knock) template into an event: keeps the template's
+   * fields, adds or replaces origin, origin_server_ts and (v1-v2) the event ID as the spec's
+   * joining server does (#joining-rooms), then hashes and signs.
    */
   joinEventFromTemplate(template: Record<string, unknown>, version: RoomVersionId): WirePdu {
     const ev: Record<string, unknown> = {};
@@ -666,7 +640,7 @@ export class FederationPeer {
       if (template[k] !== undefined) ev[k] = template[k];
     }
     ev.origin_server_ts = Date.now();
-    if (!["11", "12"].includes(version)) ev.origin = this.serverName;
+    ev.origin = this.serverName;
     if (version === "1" || version === "2") ev.event_id = `$${randomBytes(9).toString("base64url").replace(/[^A-Za-z0-9]/g, "x")}:${this.serverName}`;
     return hashAndSignEvent(ev, version, this.serverName, this.signingKey) as WirePdu;
   }
@@ -740,6 +714,34 @@ export class FederationPeer {
       throw new StepFailed(`${this.label}: send_join`, sendJoin.exchange, `events of the response fail verification:\n  ${problems.join("\n  ")}`);
     }
     return { room, roomVersion: v, joinEvent, joinEventId, state, authChain, makeJoin, sendJoin, problems };
+  }
+
+  /**
+   * Leaves (make_leave, send_leave v2) or knocks (make_knock, send_knock) for `userId` through
+   * the target. The room must be in the peer's model for a leave; a knock needs no model. The
+   * event the target accepted is added to the model when the peer has the room. Throws
+   * StepFailed when the target does not do what the step needs.
+   */
+  async membershipOnTarget(kind: "leave" | "knock", roomId: string, userId: string, opts: { versions?: readonly string[]; destination?: string } = {}): Promise<{ event: WirePdu; eventId: string; roomVersion: RoomVersionId; make: Response; send: Response }> {
+    const make = await this.request("GET", kind === "leave" ? fed.v1`/make_leave/${roomId}/${userId}` : fed.v1`/make_knock/${roomId}/${userId}`, {
+      destination: opts.destination,
+      ...(kind === "knock" ? { query: { ver: [...(opts.versions ?? ROOM_VERSION_IDS)] } } : {}),
+    });
+    if (make.status !== 200) throw new StepFailed(`${this.label}: make_${kind} for ${userId}`, make.exchange, `expected 200, got ${make.status}`);
+    const v = knownVersion(String(make.body?.room_version ?? this.rooms.get(roomId)?.version ?? "1"));
+    const problems = checkMembershipTemplate(make.body?.event, roomId, userId, kind);
+    if (problems.length > 0) throw new StepFailed(`${this.label}: make_${kind}`, make.exchange, `the template must be discarded: ${problems.join("; ")}`);
+    const event = this.joinEventFromTemplate(make.body.event, v);
+    const eventId = eventIdOf(event, v);
+    const send = await this.request("PUT", kind === "leave" ? fed.v2`/send_leave/${roomId}/${eventId}` : fed.v1`/send_knock/${roomId}/${eventId}`, { destination: opts.destination, body: event });
+    if (send.status !== 200) throw new StepFailed(`${this.label}: send_${kind} for ${userId}`, send.exchange, `expected 200, got ${send.status}`);
+    this.rooms.get(roomId)?.addEvent(event);
+    return { event, eventId, roomVersion: v, make, send };
+  }
+
+  /** Leaves a room through the target (make_leave, send_leave). */
+  leaveRoomOnTarget(roomId: string, userId: string, opts: { destination?: string } = {}) {
+    return this.membershipOnTarget("leave", roomId, userId, opts);
   }
 
   /**

@@ -17,10 +17,12 @@
 
 import { randomBytes } from "node:crypto";
 import {
-  buildSignedPdu,
+  buildPdu,
+  hashAndSignEvent,
   createEventIdFromRoomId,
   eventReference,
   makeServerEventId,
+  roomIdFromCreateEvent,
   roomVersion as cryptoRoomVersion,
   serverNameOf,
   type JsonObject,
@@ -37,7 +39,7 @@ import {
   type AuthDecision,
   type RoomVersionRules as AuthRules,
 } from "../stateres/index.ts";
-import { authRulesFor, eventIdOf, toModelPdu, type ModelPdu, type RoomVersionId, type WirePdu } from "./events.ts";
+import { authRulesFor, eventIdOf, knownVersion, toModelPdu, type ModelPdu, type RoomVersionId, type WirePdu } from "./events.ts";
 
 export interface StoredEvent {
   eventId: string;
@@ -71,6 +73,12 @@ export interface EventInput {
   /** For m.room.redaction: placed where the room version wants it. */
   redacts?: string;
   unsigned?: JsonObject;
+  /**
+   * The legacy top-level `origin`: default the signing server's name, `null` for none. The PDU
+   * formats no longer define it, but no room version forbids it (v11 only stops protecting it
+   * from redaction) and the spec's invite event and make_join template schemas still require it.
+   */
+  origin?: string | null;
 }
 
 export type StateMapLike = ReadonlyMap<string, string>;
@@ -306,7 +314,10 @@ export class PeerRoom {
 
   /** Builds, hashes and signs a new event. It is not added to the room (see addEvent). */
   build(input: EventInput, signer: Signer): WirePdu {
-    return buildSignedPdu(this.version, this.draft(input, signer.serverName), signer.serverName, signer.key) as unknown as WirePdu;
+    const unsigned = buildPdu(this.version, this.draft(input, signer.serverName)) as unknown as WirePdu;
+    const origin = input.origin === undefined ? signer.serverName : input.origin;
+    const pdu = origin === null ? unsigned : { ...unsigned, origin };
+    return hashAndSignEvent(pdu, this.version, signer.serverName, signer.key);
   }
 
   /** The deepest `depth` among the timeline's events. */
@@ -349,6 +360,63 @@ export class PeerRoom {
   private latest(ids: string[]): string {
     return ids.reduce((a, b) => (this.order.indexOf(a) > this.order.indexOf(b) ? a : b));
   }
+}
+
+export interface CreateRoomOptions {
+  /** Default "12". */
+  version?: string;
+  /** A user of the creating server. */
+  creator: string;
+  /** Default "public". */
+  joinRule?: string;
+  name?: string;
+  /** State events added after the initial ones. */
+  extraState?: EventInput[];
+}
+
+/**
+ * A new room: create event (v12: its hash gives the room ID), the creator's join, power levels
+ * (creator 100; in v12 creators have infinite power and must not be listed), join rules
+ * (default public), history visibility "shared", and optionally a name and more state.
+ */
+export function createPeerRoom(signer: Signer, opts: CreateRoomOptions): PeerRoom {
+  const version = knownVersion(opts.version ?? "12");
+  const rules = authRulesFor(version);
+  const createContent: JsonObject = { room_version: version };
+  if (rules.createRequiresCreator) createContent.creator = opts.creator;
+  const createInput: EventInput = { type: "m.room.create", state_key: "", sender: opts.creator, content: createContent };
+  let room: PeerRoom;
+  if (rules.roomIdFromCreateEvent) {
+    const create = new PeerRoom("!unused:unused", version).build(createInput, signer);
+    room = new PeerRoom(roomIdFromCreateEvent(create, version), version);
+    room.addEvent(create);
+  } else {
+    room = new PeerRoom(`!${randomBytes(9).toString("base64url").replace(/[^A-Za-z0-9]/g, "x")}:${signer.serverName}`, version);
+    room.addEvent(room.build(createInput, signer));
+  }
+  const add = (input: EventInput) => room.addEvent(room.build(input, signer));
+  add({ type: "m.room.member", state_key: opts.creator, sender: opts.creator, content: { membership: "join" } });
+  add({
+    type: "m.room.power_levels",
+    state_key: "",
+    sender: opts.creator,
+    content: {
+      users: rules.infiniteCreatorPower ? {} : { [opts.creator]: 100 },
+      users_default: 0,
+      events: {},
+      events_default: 0,
+      state_default: 50,
+      ban: 50,
+      kick: 50,
+      redact: 50,
+      invite: 0,
+    },
+  });
+  add({ type: "m.room.join_rules", state_key: "", sender: opts.creator, content: { join_rule: opts.joinRule ?? "public" } });
+  add({ type: "m.room.history_visibility", state_key: "", sender: opts.creator, content: { history_visibility: "shared" } });
+  if (opts.name !== undefined) add({ type: "m.room.name", state_key: "", sender: opts.creator, content: { name: opts.name } });
+  for (const extra of opts.extraState ?? []) add(extra);
+  return room;
 }
 
 export { stateKey, splitStateKey };
