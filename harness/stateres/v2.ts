@@ -35,6 +35,9 @@
 //       as numbers.
 //   R9. Room v12: the create event is the room's identity, not contestable state. State sets that
 //       lack it or disagree about it are bad input, so it never enters the conflicted set.
+//   R10. "Power event" goes by type for power levels and join rules, whatever the state key (see
+//       isPowerEvent). Mainline walks, which follow "the m.room.power_levels event in the
+//       auth_events", only follow the (m.room.power_levels, "") entry the selection rules put there.
 //
 // Complexity, for n events reachable from the state sets, k state sets, |S| entries per set:
 //   partition O(k|S|); auth difference O(k(n + auth edges)) with one visited set per state set
@@ -98,10 +101,15 @@ const NO_REJECTIONS = (): boolean => false;
 // ---------------------------------------------------------------------------------------------
 // Definitions
 
-/** https://spec.matrix.org/v1.19/rooms/v2/#definitions "Power events". */
+/**
+ * https://spec.matrix.org/v1.19/rooms/v2/#definitions "Power events". R10: the definition names
+ * types only, so a power-levels or join-rules event with a non-empty state key (which governs
+ * nothing) still counts; implementations that also require state key "" differ only on such
+ * events.
+ */
 export function isPowerEvent(event: Pdu): boolean {
   if (event.state_key === undefined) return false;
-  if ((event.type === T.powerLevels || event.type === T.joinRules) && event.state_key === "") return true;
+  if (event.type === T.powerLevels || event.type === T.joinRules) return true;
   if (event.type === T.member) {
     const m = event.content["membership"];
     return (m === "leave" || m === "ban") && event.sender !== event.state_key;

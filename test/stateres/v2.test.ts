@@ -65,6 +65,9 @@ describe("definitions", () => {
     expect(isPowerEvent(member(ALICE, BOB, "invite"))).toBe(false);
     expect(isPowerEvent(createEvent(10))).toBe(false);
     expect(isPowerEvent(pdu({ type: "m.room.topic", state_key: "", sender: ALICE }))).toBe(false);
+    // R10: by type, whatever the state key; a message is never a power event.
+    expect(isPowerEvent(pdu({ type: "m.room.power_levels", state_key: "x", sender: ALICE }))).toBe(true);
+    expect(isPowerEvent(pdu({ type: "m.room.join_rules", sender: ALICE }))).toBe(false);
   });
 
   test("R2: a key missing from one state set is conflicted, not unconflicted", () => {
