@@ -310,6 +310,32 @@ describe("the whole algorithm", () => {
     });
   }
 
+  test("R3: step 1 takes the power events' whole auth chains, even through events outside the full conflicted set", () => {
+    // Bob's join $j1 is conflicted (bob renames himself on one branch). The kick's auth chain
+    // reaches $j1 only through bob's power-levels change $pl1, which every branch holds and cites
+    // (so it is outside the full conflicted set). $j1 is still sorted with the power events.
+    const h: PduInput[] = [
+      ev("$create", "m.room.create", "", ALICE, { creator: ALICE }, [], 1),
+      ev("$aj", "m.room.member", ALICE, ALICE, { membership: "join" }, ["$create"], 2),
+      ev("$pl0", "m.room.power_levels", "", ALICE, { users: { [ALICE]: 100, [BOB]: 100 } }, ["$aj"], 3),
+      ev("$jr", "m.room.join_rules", "", ALICE, { join_rule: "public" }, ["$pl0"], 4),
+      ev("$j1", "m.room.member", BOB, BOB, { membership: "join" }, ["$jr"], 5),
+      ev("$pl1", "m.room.power_levels", "", BOB, { users: { [ALICE]: 100, [BOB]: 100, [CAROL]: 1 } }, ["$j1"], 6),
+      ev("$cj", "m.room.member", CAROL, CAROL, { membership: "join" }, ["$pl1"], 7),
+      ev("$kick", "m.room.member", CAROL, ALICE, { membership: "leave" }, ["$cj"], 8),
+      ev("$j2", "m.room.member", BOB, BOB, { membership: "join", displayname: "B" }, ["$cj"], 9),
+    ];
+    const rules = rulesOf(10);
+    const room = buildRoom(h, rules, { keepStatesFor: ["$kick", "$j2"] });
+    const trace: V2Trace = {};
+    resolveV2([room.stateAfter.get("$kick")!, room.stateAfter.get("$j2")!], room.store, rules, {}, trace);
+    expect(trace.fullConflictedSet!.has("$pl1")).toBe(false);
+    expect(trace.fullConflictedSet!.has("$j1")).toBe(true);
+    expect(new Set(trace.powerOrder)).toEqual(new Set(["$kick", "$cj", "$j1"]));
+    // Walking auth edges only inside the full conflicted set would have left $j1 to step 3.
+    expect(trace.mainlineOrder).toEqual(["$j2"]);
+  });
+
   test("step 5: the unconflicted state map has the last word", () => {
     const rules = rulesOf(10);
     const room = buildRoom(history(10), rules, { keepStatesFor: ["$pl1", "$ban"] });
