@@ -37,7 +37,7 @@ export {
 export { authEventKeys, selectAuthEvents, type AuthKey } from "./selection.ts";
 export { CREATOR_POWER, parseLevel, requiredLevel, roomCreators, userLevel } from "./power.ts";
 export { isValidUserId } from "./ids.ts";
-export { canonicalJson, verifySignedObject } from "./signatures.ts";
+export { verifySignedObject } from "./signatures.ts";
 export { EventStore } from "./store.ts";
 export { resolveState } from "./resolve.ts";
 export { resolveV1, type V1Trace } from "./v1.ts";

@@ -74,26 +74,5 @@ export const T = {
   redaction: "m.room.redaction",
 } as const;
 
-/**
- * Orders strings by Unicode code point (the order of their UTF-8 bytes), never locale-aware.
- * For the ASCII event IDs of real rooms this is the same as comparing UTF-16 code units; the two
- * differ only when one string has a character above U+FFFF where the other has one in
- * U+E000-U+FFFF. Code point order is what byte-oriented implementations get.
- */
-export function compareCodePoints(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return codePointRank(x) - codePointRank(y);
-  }
-  return a.length - b.length;
-}
-
-// Moves surrogates (0xD800-0xDFFF) above 0xE000-0xFFFF so that UTF-16 order becomes code point
-// order at the first differing unit.
-function codePointRank(unit: number): number {
-  if (unit >= 0xe000) return unit - 0x800;
-  if (unit >= 0xd800) return unit + 0x2000;
-  return unit;
-}
+/** Code point order (never locale-aware) for event IDs and state keys; see harness/crypto. */
+export { compareCodePoints } from "../crypto/canonical.ts";

@@ -1,8 +1,7 @@
 // Builders shared by the state-resolution tests.
 
-import * as ed from "@noble/ed25519";
-import "../../harness/stateres/signatures.ts"; // sets the synchronous SHA-512 @noble/ed25519 needs
-import { canonicalJson } from "../../harness/stateres/signatures.ts";
+import { signingKeyFromSeed } from "../../harness/crypto/ed25519.ts";
+import { jsonSignature } from "../../harness/crypto/signing.ts";
 import {
   EventStore,
   roomVersion,
@@ -101,7 +100,7 @@ export class Chain {
 // --- third-party invites ---------------------------------------------------------------------
 
 const SECRET = new Uint8Array(32).map((_, i) => i + 1);
-export const TPI_PUBLIC_KEY = b64(ed.getPublicKey(SECRET));
+export const TPI_PUBLIC_KEY = b64(signingKeyFromSeed(SECRET, "0").publicKey);
 
 export function b64(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString("base64").replace(/=+$/u, "");
@@ -110,8 +109,8 @@ export function b64(bytes: Uint8Array): string {
 /** A `signed` object for a third-party invite of `mxid` with `token`, signed by the test key. */
 export function signedInvite(mxid: string, token: string, secret: Uint8Array = SECRET): Record<string, unknown> {
   const signed = { mxid, token, sender: ALICE };
-  const sig = ed.sign(new TextEncoder().encode(canonicalJson(signed)), secret);
-  return { ...signed, signatures: { "id.example.com": { "ed25519:0": b64(sig) } } };
+  const sig = jsonSignature(signed, signingKeyFromSeed(secret, "0"));
+  return { ...signed, signatures: { "id.example.com": { "ed25519:0": sig } } };
 }
 
 export const OTHER_SECRET = new Uint8Array(32).map((_, i) => 200 - i);
