@@ -1,0 +1,144 @@
+// Paginating a room's history with GET /rooms/{roomId}/messages: direction, limit, tokens, filters.
+// Spec: client-server-api/#get_matrixclientv3roomsroomidmessages, #syncing.
+import { cs, describe, expect, spec, test, type Body, type MatrixClient } from "../../harness/fixtures/index.ts";
+
+const MESSAGES = "client-server-api/#get_matrixclientv3roomsroomidmessages";
+
+// ---- local helpers ----
+
+interface Arranged {
+  roomId: string;
+  /** Event IDs of the sent messages, oldest first. */
+  ids: string[];
+  /** A /sync next_batch taken before the messages were sent. */
+  before: string;
+  /** A /sync next_batch taken after the messages were sent. */
+  after: string;
+}
+
+/** A room with `n` messages, and sync tokens from just before and just after them. */
+async function roomWithMessages(client: MatrixClient, n: number, createBody: Record<string, unknown> = {}): Promise<Arranged> {
+  const roomId = await client.createRoom(createBody);
+  const before = (await client.sync()).next_batch;
+  const ids: string[] = [];
+  for (let i = 1; i <= n; i++) ids.push(await client.sendMessage(roomId, `message ${i}`));
+  const after = (await client.sync()).next_batch;
+  return { roomId, ids, before, after };
+}
+
+/** Follows `end` tokens until a response has none, returning every page. */
+async function allPages(client: MatrixClient, roomId: string, query: Record<string, string | number>, maxPages = 40): Promise<Body[]> {
+  const pages: Body[] = [];
+  let from: string | undefined = query.from as string | undefined;
+  for (;;) {
+    if (pages.length >= maxPages) throw new Error(`/messages still returned an end token after ${maxPages} pages`);
+    const res = await client.get(cs.v3`/rooms/${roomId}/messages`, { query: { ...query, ...(from !== undefined ? { from } : {}) } });
+    expect(res).toHaveStatus(200);
+    pages.push(res.body);
+    if (res.body.end === undefined) return pages;
+    from = res.body.end;
+  }
+}
+
+const ids = (chunk: Body[]): string[] => chunk.map((e) => e.event_id);
+
+// ---- direction ----
+
+describe("GET /rooms/{roomId}/messages direction", () => {
+  test("dir=b returns events newest first, starting at from", spec(MESSAGES, "1.0"), async ({ alice }) => {
+    const r = await roomWithMessages(alice, 3);
+    const res = await alice.get(cs.v3`/rooms/${r.roomId}/messages`, { query: { dir: "b", from: r.after, limit: 3 } });
+    expect(res).toHaveStatus(200);
+    expect(ids(res.body.chunk)).toEqual([...r.ids].reverse());
+  });
+
+  test("dir=f returns events oldest first, starting at from", spec(MESSAGES, "1.0"), async ({ alice }) => {
+    const r = await roomWithMessages(alice, 3);
+    const res = await alice.get(cs.v3`/rooms/${r.roomId}/messages`, { query: { dir: "f", from: r.before, limit: 3 } });
+    expect(res).toHaveStatus(200);
+    expect(ids(res.body.chunk)).toEqual(r.ids);
+  });
+
+  test("start is the token given in from", spec(MESSAGES, "1.0"), async ({ alice }) => {
+    const r = await roomWithMessages(alice, 1);
+    const res = await alice.get(cs.v3`/rooms/${r.roomId}/messages`, { query: { dir: "b", from: r.after, limit: 5 } });
+    expect(res).toHaveStatus(200);
+    expect(res.body.start).toBe(r.after);
+  });
+});
+
+// ---- limit and pagination ----
+
+describe("GET /rooms/{roomId}/messages pagination", () => {
+  test("limit caps the number of events on every page", spec(MESSAGES, "1.0"), async ({ alice }) => {
+    const r = await roomWithMessages(alice, 5);
+    const pages = await allPages(alice, r.roomId, { dir: "b", from: r.after, limit: 2 });
+    for (const [i, page] of pages.entries()) expect(page.chunk.length, `events on page ${i + 1}`).toBeLessThanOrEqual(2);
+    const seen = pages.flatMap((p) => ids(p.chunk));
+    for (const id of r.ids) expect(seen, `message ${id} is reached by paging`).toContain(id);
+  });
+
+  test("following end pages back through the whole history to m.room.create, each event once, then stops", spec(MESSAGES, "1.0"), async ({ alice }) => {
+    const r = await roomWithMessages(alice, 5);
+    const pages = await allPages(alice, r.roomId, { dir: "b", from: r.after, limit: 3 });
+    const events = pages.flatMap((p) => p.chunk as Body[]);
+    const seen = ids(events);
+    expect(new Set(seen).size, "no event is returned twice").toBe(seen.length);
+    expect(seen.filter((id) => r.ids.includes(id)), "the messages, newest first").toEqual([...r.ids].reverse());
+    expect(events.at(-1)?.type, "the oldest event reached is m.room.create").toBe("m.room.create");
+  });
+
+  test("following end forwards reaches the newest event and then stops", spec(MESSAGES, "1.0"), async ({ alice }) => {
+    const r = await roomWithMessages(alice, 4);
+    const pages = await allPages(alice, r.roomId, { dir: "f", from: r.before, limit: 2 });
+    expect(ids(pages.flatMap((p) => p.chunk as Body[]))).toEqual(r.ids);
+  });
+
+  test("to stops the events at the given token", spec(MESSAGES, "1.0"), async ({ alice }) => {
+    const r = await roomWithMessages(alice, 2);
+    const later = await alice.sendMessage(r.roomId, "after the to token");
+    const res = await alice.get(cs.v3`/rooms/${r.roomId}/messages`, { query: { dir: "f", from: r.before, to: r.after, limit: 10 } });
+    expect(res).toHaveStatus(200);
+    expect(ids(res.body.chunk)).toEqual(r.ids);
+    expect(ids(res.body.chunk), "events after the to token are not returned").not.toContain(later);
+  });
+});
+
+// ---- from omitted (1.3) ----
+
+describe("GET /rooms/{roomId}/messages without from", () => {
+  test("dir=b starts at the newest visible event", spec(MESSAGES, "1.3"), async ({ alice }) => {
+    const r = await roomWithMessages(alice, 2);
+    const res = await alice.get(cs.v3`/rooms/${r.roomId}/messages`, { query: { dir: "b", limit: 2 } });
+    expect(res).toHaveStatus(200);
+    expect(ids(res.body.chunk)).toEqual([...r.ids].reverse());
+  });
+
+  test("dir=f starts at the first visible event, m.room.create for the creator", spec(MESSAGES, "1.3"), async ({ alice }) => {
+    const r = await roomWithMessages(alice, 1);
+    const res = await alice.get(cs.v3`/rooms/${r.roomId}/messages`, { query: { dir: "f", limit: 1 } });
+    expect(res).toHaveStatus(200);
+    expect(res.body.chunk, "one event").toHaveLength(1);
+    expect(res.body.chunk[0].type).toBe("m.room.create");
+  });
+});
+
+// ---- filter and access ----
+
+describe("GET /rooms/{roomId}/messages filter and access", () => {
+  test("a RoomEventFilter with types returns only events of those types", spec(MESSAGES, "1.0"), async ({ alice }) => {
+    const r = await roomWithMessages(alice, 2, { name: "filtered", topic: "filtered" });
+    const res = await alice.get(cs.v3`/rooms/${r.roomId}/messages`, {
+      query: { dir: "b", from: r.after, limit: 50, filter: JSON.stringify({ types: ["m.room.message"] }) },
+    });
+    expect(res).toHaveStatus(200);
+    expect((res.body.chunk as Body[]).map((e) => e.type), "every event is an m.room.message").toEqual(res.body.chunk.map(() => "m.room.message"));
+    expect(ids(res.body.chunk)).toEqual([...r.ids].reverse());
+  });
+
+  test("a user who is not in the room gets 403", spec(MESSAGES, "1.0"), async ({ alice, bob }) => {
+    const r = await roomWithMessages(alice, 1, { preset: "private_chat" });
+    const res = await bob.get(cs.v3`/rooms/${r.roomId}/messages`, { query: { dir: "b", from: r.after } });
+    expect(res).toHaveStatus(403);
+  });
+});

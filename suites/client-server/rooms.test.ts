@@ -1,0 +1,380 @@
+// Room creation: presets, initial state, names and topics, invites, room versions, the creator's
+// power, creation_content, power_level_content_override and room aliases.
+// Spec: client-server-api/#creation, #post_matrixclientv3createroom, #permissions, rooms/v12.
+import { cs, describe, expect, newTxnId, spec, test, type Body, type MatrixClient } from "../../harness/fixtures/index.ts";
+
+// ---- local helpers (room versions) ----
+
+/** The room versions this suite knows the rules of, and the spec release that added each. */
+const ROOM_VERSION_SINCE: Record<string, string> = {
+  "1": "1.0", "2": "1.0", "3": "1.0", "4": "1.0", "5": "1.0", "6": "1.0",
+  "7": "1.1", "8": "1.2", "9": "1.2", "10": "1.3", "11": "1.8", "12": "1.16",
+};
+const ALL_VERSIONS = Object.keys(ROOM_VERSION_SINCE);
+const PRE_V12_VERSIONS = ALL_VERSIONS.filter((v) => Number(v) < 12);
+
+/** The versions the server offers; without the capability, clients assume "1" only. */
+async function offeredRoomVersions(client: MatrixClient): Promise<{ default: string; available: string[] }> {
+  const caps = await client.step<Body>("read /capabilities", "GET", cs.v3`/capabilities`);
+  const rv = caps?.capabilities?.["m.room_versions"];
+  if (!rv) return { default: "1", available: ["1"] };
+  return { default: String(rv.default), available: Object.keys(rv.available ?? {}) };
+}
+
+/** Skips the test, saying why, when the server does not offer `version`. */
+async function requireRoomVersion(client: MatrixClient, version: string, skip: (note: string) => never): Promise<void> {
+  const { available } = await offeredRoomVersions(client);
+  if (!available.includes(version)) {
+    skip(`the server does not offer room version ${version} (m.room_versions.available: ${available.join(", ")})`);
+  }
+}
+
+/** The room version of an existing room, read from its m.room.create event ("1" when absent). */
+async function roomVersionOf(client: MatrixClient, roomId: string): Promise<string> {
+  const create = await client.getState<Body>(roomId, "m.room.create");
+  return String(create.room_version ?? "1");
+}
+
+/** Pages /messages backwards from the client's current /sync position until no `end` is returned. */
+async function wholeTimeline(client: MatrixClient, roomId: string): Promise<Body[]> {
+  const sync = await client.sync();
+  const out: Body[] = [];
+  let from: string | undefined = sync.next_batch;
+  for (let pages = 0; from !== undefined; pages++) {
+    if (pages >= 20) throw new Error(`/messages still returned an end token after ${pages} pages`);
+    const page: Body = await client.step("page back through /messages", "GET", cs.v3`/rooms/${roomId}/messages`, { query: { dir: "b", from, limit: 100 } });
+    out.push(...(page.chunk as Body[]));
+    from = page.end;
+  }
+  return out;
+}
+
+function serverNameOf(userId: string): string {
+  return userId.slice(userId.indexOf(":") + 1);
+}
+
+/**
+ * The room's guest access. The m.room.guest_access schema says servers act as if an absent event
+ * were present with "forbidden", so an absent event is the same answer as "forbidden".
+ */
+async function effectiveGuestAccess(client: MatrixClient, roomId: string): Promise<string> {
+  const res = await client.get(cs.v3`/rooms/${roomId}/state/m.room.guest_access/`);
+  if (res.status === 404) return "forbidden";
+  expect(res).toHaveStatus(200);
+  return res.body.guest_access;
+}
+
+// ---- presets ----
+
+describe("POST /createRoom presets", () => {
+  const table = [
+    { preset: "private_chat", join_rule: "invite", history_visibility: "shared", guest_access: "can_join" },
+    { preset: "trusted_private_chat", join_rule: "invite", history_visibility: "shared", guest_access: "can_join" },
+    { preset: "public_chat", join_rule: "public", history_visibility: "shared", guest_access: "forbidden" },
+  ];
+  for (const row of table) {
+    test(
+      `the ${row.preset} preset sets join_rule ${row.join_rule}, history_visibility ${row.history_visibility} and guest_access ${row.guest_access}`,
+      spec("client-server-api/#post_matrixclientv3createroom", "1.0"),
+      async ({ alice }) => {
+        const roomId = await alice.createRoom({ preset: row.preset });
+        expect((await alice.getState(roomId, "m.room.join_rules")).join_rule, "m.room.join_rules join_rule").toBe(row.join_rule);
+        expect((await alice.getState(roomId, "m.room.history_visibility")).history_visibility, "m.room.history_visibility").toBe(row.history_visibility);
+        expect(await effectiveGuestAccess(alice, roomId), "m.room.guest_access").toBe(row.guest_access);
+      },
+    );
+  }
+
+  test(
+    "the trusted_private_chat preset gives invitees the creator's power level (room versions 1-11, using the server's highest)",
+    spec("client-server-api/#post_matrixclientv3createroom", "1.0"),
+    async ({ alice, bob, skip }) => {
+      const { available } = await offeredRoomVersions(alice);
+      const version = [...PRE_V12_VERSIONS].reverse().find((v) => available.includes(v));
+      if (!version) skip(`the server offers none of room versions 1-11 (available: ${available.join(", ")})`);
+      const roomId = await alice.createRoom({ preset: "trusted_private_chat", invite: [bob.userId], room_version: version });
+      const pl = await alice.getState<Body>(roomId, "m.room.power_levels");
+      expect(pl.users?.[alice.userId], "the creator's level in users").toBe(100);
+      expect(pl.users?.[bob.userId], "the invitee's level equals the creator's").toBe(pl.users?.[alice.userId]);
+    },
+  );
+
+  test(
+    "the trusted_private_chat preset makes invitees additional creators (room version 12)",
+    spec("client-server-api/#post_matrixclientv3createroom", "1.16"),
+    async ({ alice, bob, skip }) => {
+      // In v12 creators have infinite power that no `users` entry can express, so the only way to
+      // give invitees "the same power level as the room creator" (the preset table) is to make
+      // them creators, which the createRoom description says servers SHOULD do.
+      await requireRoomVersion(alice, "12", skip);
+      const roomId = await alice.createRoom({ preset: "trusted_private_chat", invite: [bob.userId], room_version: "12" });
+      const create = await alice.getState<Body>(roomId, "m.room.create");
+      expect(create.additional_creators, "m.room.create additional_creators").toContain(bob.userId);
+      const pl = await alice.getState<Body>(roomId, "m.room.power_levels");
+      expect(Object.keys(pl.users ?? {}), "creators are never listed in users").not.toContain(bob.userId);
+    },
+  );
+
+  test(
+    "initial_state takes precedence over the preset's events",
+    spec("client-server-api/#post_matrixclientv3createroom", "1.0"),
+    async ({ alice }) => {
+      const roomId = await alice.createRoom({
+        preset: "public_chat",
+        initial_state: [{ type: "m.room.history_visibility", state_key: "", content: { history_visibility: "joined" } }],
+      });
+      expect((await alice.getState(roomId, "m.room.history_visibility")).history_visibility).toBe("joined");
+      // The rest of the preset still applies.
+      expect((await alice.getState(roomId, "m.room.join_rules")).join_rule).toBe("public");
+    },
+  );
+});
+
+// ---- name, topic, initial_state, invite ----
+
+describe("POST /createRoom content", () => {
+  test("name and topic become m.room.name and m.room.topic state", spec("client-server-api/#post_matrixclientv3createroom", "1.0"), async ({ alice }) => {
+    const roomId = await alice.createRoom({ name: "Conformance room", topic: "What the room is for" });
+    expect((await alice.getState(roomId, "m.room.name")).name).toBe("Conformance room");
+    expect((await alice.getState(roomId, "m.room.topic")).topic).toBe("What the room is for");
+  });
+
+  test("name and topic overwrite m.room.name and m.room.topic given in initial_state", spec("client-server-api/#post_matrixclientv3createroom", "1.0"), async ({ alice }) => {
+    const roomId = await alice.createRoom({
+      name: "from name",
+      topic: "from topic",
+      initial_state: [
+        { type: "m.room.name", state_key: "", content: { name: "from initial_state" } },
+        { type: "m.room.topic", state_key: "", content: { topic: "from initial_state" } },
+      ],
+    });
+    expect((await alice.getState(roomId, "m.room.name")).name).toBe("from name");
+    expect((await alice.getState(roomId, "m.room.topic")).topic).toBe("from topic");
+  });
+
+  test("initial_state events are set in the new room, with their state keys", spec("client-server-api/#post_matrixclientv3createroom", "1.0"), async ({ alice }) => {
+    const roomId = await alice.createRoom({
+      initial_state: [
+        { type: "org.example.conformance", state_key: "k1", content: { n: 1 } },
+        { type: "org.example.conformance", content: { n: 0 } },
+      ],
+    });
+    expect(await alice.getState(roomId, "org.example.conformance", "k1")).toEqual({ n: 1 });
+    // state_key defaults to the empty string.
+    expect(await alice.getState(roomId, "org.example.conformance", "")).toEqual({ n: 0 });
+  });
+
+  test("the invite list invites each user, who sees the room under rooms.invite in /sync", spec("client-server-api/#post_matrixclientv3createroom", "1.0"), async ({ alice, bob }) => {
+    const roomId = await alice.createRoom({ invite: [bob.userId] });
+    const member = await alice.getState<Body>(roomId, "m.room.member", bob.userId);
+    expect(member.membership, "the invitee's membership").toBe("invite");
+    await bob.syncUntil(`room ${roomId} under rooms.invite`, (res) => res.rooms?.invite?.[roomId] !== undefined);
+  });
+
+  test("applies the creation events in the order the spec lists", spec("client-server-api/#post_matrixclientv3createroom", "1.0"), async ({ alice, bob }) => {
+    const aliasLocal = `order-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    const roomId = await alice.createRoom({
+      preset: "private_chat",
+      room_alias_name: aliasLocal,
+      initial_state: [
+        { type: "org.example.first", state_key: "", content: {} },
+        { type: "org.example.second", state_key: "", content: {} },
+      ],
+      name: "ordered",
+      topic: "ordered",
+      invite: [bob.userId],
+    });
+    const events = (await wholeTimeline(alice, roomId)).reverse();
+    const at = (pred: (e: Body) => boolean, what: string): number => {
+      const i = events.findIndex(pred);
+      expect(i, `${what} is in the room's timeline`).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    const create = at((e) => e.type === "m.room.create", "m.room.create");
+    const join = at((e) => e.type === "m.room.member" && e.state_key === alice.userId && e.content.membership === "join", "the creator's join");
+    const pl = at((e) => e.type === "m.room.power_levels", "m.room.power_levels");
+    const alias = at((e) => e.type === "m.room.canonical_alias", "m.room.canonical_alias");
+    const preset = ["m.room.join_rules", "m.room.history_visibility", "m.room.guest_access"].map((t) => at((e) => e.type === t, t));
+    const first = at((e) => e.type === "org.example.first", "the first initial_state event");
+    const second = at((e) => e.type === "org.example.second", "the second initial_state event");
+    const name = at((e) => e.type === "m.room.name", "m.room.name");
+    const topic = at((e) => e.type === "m.room.topic", "m.room.topic");
+    const invite = at((e) => e.type === "m.room.member" && e.state_key === bob.userId, "the invite");
+    expect(create, "m.room.create is the first event").toBe(0);
+    expect(join, "the creator's join follows m.room.create").toBeGreaterThan(create);
+    expect(pl, "power levels follow the creator's join").toBeGreaterThan(join);
+    expect(alias, "the canonical alias follows the power levels").toBeGreaterThan(pl);
+    for (const p of preset) {
+      expect(p, "preset events follow the canonical alias").toBeGreaterThan(alias);
+      expect(p, "preset events precede initial_state").toBeLessThan(first);
+    }
+    expect(second, "initial_state events keep their listed order").toBeGreaterThan(first);
+    expect(Math.min(name, topic), "name and topic follow initial_state").toBeGreaterThan(second);
+    expect(invite, "invites come last").toBeGreaterThan(Math.max(name, topic));
+  });
+});
+
+// ---- room versions ----
+
+describe("POST /createRoom room_version", () => {
+  for (const version of ALL_VERSIONS) {
+    test(
+      `creates a room of the requested version (room version ${version})`,
+      spec("client-server-api/#post_matrixclientv3createroom", ROOM_VERSION_SINCE[version]!),
+      async ({ alice, skip }) => {
+        await requireRoomVersion(alice, version, skip);
+        const roomId = await alice.createRoom({ room_version: version });
+        expect(await roomVersionOf(alice, roomId), "m.room.create content.room_version").toBe(version);
+      },
+    );
+  }
+
+  test("uses the default version from m.room_versions when room_version is omitted", spec("client-server-api/#mroom_versions-capability", "1.0"), async ({ alice }) => {
+    const { default: def } = await offeredRoomVersions(alice);
+    const roomId = await alice.createRoom({});
+    expect(await roomVersionOf(alice, roomId)).toBe(def);
+  });
+
+  test("rejects a room version the server does not support with 400 M_UNSUPPORTED_ROOM_VERSION", spec("client-server-api/#post_matrixclientv3createroom", "1.0"), async ({ alice }) => {
+    const bogus = `org.example.no-such-version.${Math.random().toString(36).slice(2, 10)}`;
+    const { available } = await offeredRoomVersions(alice);
+    expect(available, "the made-up version must not be offered").not.toContain(bogus);
+    const res = await alice.post(cs.v3`/createRoom`, { room_version: bogus });
+    expect(res).toBeMatrixError(400, "M_UNSUPPORTED_ROOM_VERSION");
+  });
+});
+
+// ---- the creator ----
+
+describe("the room creator", () => {
+  for (const version of PRE_V12_VERSIONS) {
+    test(
+      `is joined, is the sender of m.room.create and has power level 100 (room version ${version})`,
+      spec("client-server-api/#permissions", ROOM_VERSION_SINCE[version]!),
+      async ({ alice, skip }) => {
+        await requireRoomVersion(alice, version, skip);
+        const roomId = await alice.createRoom({ room_version: version });
+        expect((await alice.getState(roomId, "m.room.member", alice.userId)).membership).toBe("join");
+        const state = await alice.step<Body[]>("read the room state", "GET", cs.v3`/rooms/${roomId}/state`);
+        expect(state.find((e) => e.type === "m.room.create")?.sender, "the sender of m.room.create").toBe(alice.userId);
+        const pl = await alice.getState<Body>(roomId, "m.room.power_levels");
+        expect(pl.users?.[alice.userId], "the creator's entry in users").toBe(100);
+      },
+    );
+  }
+
+  test(
+    "is joined, is not listed in power levels, and m.room.tombstone needs more than state_default (room version 12)",
+    spec("client-server-api/#post_matrixclientv3createroom", "1.16"),
+    async ({ alice, skip }) => {
+      await requireRoomVersion(alice, "12", skip);
+      const roomId = await alice.createRoom({ room_version: "12" });
+      expect((await alice.getState(roomId, "m.room.member", alice.userId)).membership).toBe("join");
+      const pl = await alice.getState<Body>(roomId, "m.room.power_levels");
+      expect(Object.keys(pl.users ?? {}), "creators cannot be listed in users").not.toContain(alice.userId);
+      const stateDefault = pl.state_default ?? 50;
+      expect(pl.events?.["m.room.tombstone"], "m.room.tombstone must be set explicitly").toBeTypeOf("number");
+      expect(pl.events["m.room.tombstone"], "m.room.tombstone level above state_default").toBeGreaterThan(stateDefault);
+    },
+  );
+
+  test(
+    "has a power level above any integer level, so can require and then meet a very high level (room version 12)",
+    spec("rooms/v12/#authorisation-rules", "1.16"),
+    async ({ alice, skip }) => {
+      await requireRoomVersion(alice, "12", skip);
+      const roomId = await alice.createRoom({ room_version: "12" });
+      const pl = await alice.getState<Body>(roomId, "m.room.power_levels");
+      const high = 2 ** 53 - 1; // the largest level canonical JSON allows
+      await alice.sendState(roomId, "m.room.power_levels", "", { ...pl, events: { ...(pl.events ?? {}), "org.example.high": high } });
+      const res = await alice.put(cs.v3`/rooms/${roomId}/state/org.example.high/`, { ok: true });
+      expect(res).toHaveStatus(200);
+    },
+  );
+
+  test(
+    "cannot be listed in the users of m.room.power_levels (room version 12)",
+    spec("rooms/v12/#authorisation-rules", "1.16"),
+    async ({ alice, skip }) => {
+      await requireRoomVersion(alice, "12", skip);
+      const roomId = await alice.createRoom({ room_version: "12" });
+      const pl = await alice.getState<Body>(roomId, "m.room.power_levels");
+      const res = await alice.put(cs.v3`/rooms/${roomId}/state/m.room.power_levels/`, { ...pl, users: { ...(pl.users ?? {}), [alice.userId]: 100 } });
+      // Rule 10.4 rejects the event; the endpoint refuses it as malformed (400) or forbidden (403).
+      expect([400, 403], `status ${res.status}`).toContain(res.status);
+      expect(typeof res.body?.errcode, "a standard error response").toBe("string");
+      const after = await alice.getState<Body>(roomId, "m.room.power_levels");
+      expect(Object.keys(after.users ?? {})).not.toContain(alice.userId);
+    },
+  );
+});
+
+// ---- creation_content and power_level_content_override ----
+
+describe("POST /createRoom creation_content and power_level_content_override", () => {
+  test("merges creation_content keys into the m.room.create content", spec("client-server-api/#post_matrixclientv3createroom", "1.0"), async ({ alice }) => {
+    const roomId = await alice.createRoom({ creation_content: { "m.federate": false, "org.example.marker": "kept" } });
+    const create = await alice.getState<Body>(roomId, "m.room.create");
+    expect(create["m.federate"]).toBe(false);
+    expect(create["org.example.marker"]).toBe("kept");
+  });
+
+  test("a room type given in creation_content becomes the create event's type", spec("client-server-api/#types", "1.2"), async ({ alice }) => {
+    const roomId = await alice.createRoom({ creation_content: { type: "org.example.conformance_room" } });
+    expect((await alice.getState<Body>(roomId, "m.room.create")).type).toBe("org.example.conformance_room");
+  });
+
+  test("overwrites room_version given in creation_content with the room's real version", spec("client-server-api/#post_matrixclientv3createroom", "1.0"), async ({ alice }) => {
+    const { default: def } = await offeredRoomVersions(alice);
+    const roomId = await alice.createRoom({ creation_content: { room_version: "org.example.not-the-version" } });
+    expect(await roomVersionOf(alice, roomId)).toBe(def);
+  });
+
+  test(
+    "overwrites creator given in creation_content with the creating user (room versions 1-10, using the server's highest)",
+    spec("client-server-api/#post_matrixclientv3createroom", "1.0"),
+    async ({ alice, bob, skip }) => {
+      const { available } = await offeredRoomVersions(alice);
+      const version = ALL_VERSIONS.filter((v) => Number(v) <= 10 && available.includes(v)).pop();
+      if (!version) skip(`the server offers none of room versions 1-10, the ones with a creator key (available: ${available.join(", ")})`);
+      const roomId = await alice.createRoom({ room_version: version, creation_content: { creator: bob.userId } });
+      expect((await alice.getState<Body>(roomId, "m.room.create")).creator).toBe(alice.userId);
+    },
+  );
+
+  test("applies power_level_content_override on top of the default power levels", spec("client-server-api/#post_matrixclientv3createroom", "1.0"), async ({ alice, bob }) => {
+    const roomId = await alice.createRoom({
+      preset: "public_chat",
+      power_level_content_override: { invite: 42, events: { "org.example.ev": 33 }, users_default: 7 },
+    });
+    const pl = await alice.getState<Body>(roomId, "m.room.power_levels");
+    expect(pl.invite).toBe(42);
+    expect(pl.events?.["org.example.ev"]).toBe(33);
+    expect(pl.users_default).toBe(7);
+    // The override has an effect: a user who joins gets users_default (7), below the event's level (33).
+    await bob.joinRoom(roomId);
+    const res = await bob.put(cs.v3`/rooms/${roomId}/send/org.example.ev/${newTxnId()}`, { x: 1 });
+    expect(res).toBeMatrixError(403, "M_FORBIDDEN");
+  });
+});
+
+// ---- aliases ----
+
+describe("POST /createRoom room_alias_name", () => {
+  test("creates an alias on the server that resolves to the room and becomes the canonical alias", spec("client-server-api/#post_matrixclientv3createroom", "1.0"), async ({ alice, bob }) => {
+    const local = `mc-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    const alias = `#${local}:${serverNameOf(alice.userId)}`;
+    const roomId = await alice.createRoom({ room_alias_name: local });
+    const res = await bob.get(cs.v3`/directory/room/${alias}`);
+    expect(res).toHaveStatus(200);
+    expect(res.body.room_id).toBe(roomId);
+    expect((await alice.getState<Body>(roomId, "m.room.canonical_alias")).alias).toBe(alias);
+  });
+
+  test("rejects an alias that is already taken with 400 M_ROOM_IN_USE", spec("client-server-api/#post_matrixclientv3createroom", "1.0"), async ({ alice, bob }) => {
+    const local = `mc-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    await alice.createRoom({ room_alias_name: local });
+    const res = await bob.post(cs.v3`/createRoom`, { room_alias_name: local });
+    expect(res).toBeMatrixError(400, "M_ROOM_IN_USE");
+  });
+});
