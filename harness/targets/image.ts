@@ -92,6 +92,29 @@ export function ownerIsGone(owner: string): boolean {
   return start === undefined || (start !== "?" && m[3] !== "?" && start !== m[3]);
 }
 
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "SIGALRM", "SIGVTALRM", "SIGXCPU", "SIGXFSZ", "SIGUSR2", "SIGTRAP", "SIGSYS", "SIGQUIT", "SIGIOT", "SIGABRT", "SIGPOLL", "SIGPWR", "SIGSTKFLT", "SIGUNUSED"] as const;
+let loaded: Promise<Testcontainers> | undefined;
+
+/**
+ * Imports testcontainers once. Importing it loads proper-lockfile, whose signal-exit (v3) adds a
+ * listener for SIGINT, SIGTERM, SIGHUP, ... that re-raises the signal when it finds itself the only
+ * listener left. A CLI that handles Ctrl-C with `process.once` and then stops its target would be
+ * killed in the middle of that stop. This driver uses none of testcontainers' file locks (they
+ * serve the reaper and the port forwarder, both unused), so the listeners added by the import are
+ * removed again and signals keep Node's ordinary meaning for the harness.
+ */
+function loadTestcontainers(): Promise<Testcontainers> {
+  loaded ??= (async () => {
+    const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s as NodeJS.Signals))]));
+    const tc = await import("testcontainers");
+    for (const s of SIGNALS) {
+      for (const l of process.listeners(s as NodeJS.Signals)) if (!before.get(s)!.has(l)) process.removeListener(s, l);
+    }
+    return tc;
+  })();
+  return loaded;
+}
+
 async function runtimeClient(tc: Testcontainers): Promise<RuntimeClient> {
   try {
     return await tc.getContainerRuntimeClient();
@@ -161,10 +184,16 @@ async function removeAll() {
   }
 }
 let going = false;
-function go() {
+async function go() {
   if (going) return;
   going = true;
-  removeAll().finally(() => process.exit(0));
+  // A create or start request may still be on its way to the engine when the harness dies:
+  // sweep a few more times before leaving.
+  for (const delay of [0, 1000, 2000, 4000]) {
+    await new Promise((r) => setTimeout(r, delay));
+    await removeAll().catch(() => {});
+  }
+  process.exit(0);
 }
 process.stdin.on("end", go);
 process.stdin.on("error", go);
@@ -217,7 +246,7 @@ export async function startImage(config: TargetConfig): Promise<Deployment> {
   if (!image) throw new SetupError("image target without an image name: use --target image:NAME, e.g. image:matrix-conformance/dendrite:v0.13.8");
   const network = config.containerNetwork ?? "bridge";
   prepareTestcontainersEnv();
-  const tc = await import("testcontainers");
+  const tc = await loadTestcontainers();
   const client = await runtimeClient(tc);
   await sweepOrphans(client, config.onProgress);
 
