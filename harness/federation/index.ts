@@ -29,7 +29,7 @@ export {
   type UnexpectedRequest,
 } from "./peer.ts";
 export { BACKGROUND_EDU_TYPES, type PeerHandlers } from "./handlers.ts";
-export { PeerRoom, createPeerRoom, type CreateRoomOptions, type EventInput, type Signer, type StoredEvent } from "./room.ts";
+export { PeerRoom, createPeerRoom, splitStateKey, stateKey, type CreateRoomOptions, type EventInput, type Signer, type StoredEvent } from "./room.ts";
 export {
   authRulesFor,
   describePdu,

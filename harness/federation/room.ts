@@ -271,6 +271,11 @@ export class PeerRoom {
     }
   }
 
+  /** The event IDs the auth events selection names for `event` in `state` (default: the current state). */
+  selectAuthEvents(event: WirePdu, state: StateMapLike = this.currentState()): string[] {
+    return selectAuthEvents(toModelPdu(event, this.version), state, this.authRules);
+  }
+
   /** How other events refer to `eventId` (an ID, or an [id, hashes] pair in v1-v2). */
   reference(eventId: string): string | [string, { sha256: string }] {
     const e = this.events.get(eventId);

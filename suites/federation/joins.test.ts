@@ -1,0 +1,222 @@
+// Joining rooms over federation, both ways, for every room version the target lists in
+// m.room_versions (a version it does not list is skipped, saying so).
+// Spec: server-server-api/#joining-rooms, #get_matrixfederationv1make_joinroomiduserid,
+// #put_matrixfederationv2send_joinroomideventid, #auth-events-selection,
+// #validating-hashes-and-signatures-on-received-events.
+import {
+  ROOM_VERSION_IDS,
+  checkContentHash,
+  serverNameOf,
+  verifyEventSignature,
+} from "../../harness/crypto/index.ts";
+import {
+  PeerRoom,
+  checkMembershipTemplate,
+  cs,
+  describe,
+  describePdu,
+  eventIdOf,
+  expect,
+  fed,
+  joinPeerRoom,
+  refIds,
+  skipUnlessRoomVersion,
+  spec,
+  stateKey,
+  test,
+  type ExchangeLog,
+  type FederationPeer,
+  type RoomVersionId,
+  type UserClient,
+  type WirePdu,
+} from "../../harness/fixtures/federation.ts";
+
+const JOINING = "server-server-api/#joining-rooms";
+const MAKE_JOIN = "server-server-api/#get_matrixfederationv1make_joinroomiduserid";
+const SEND_JOIN = "server-server-api/#put_matrixfederationv2send_joinroomideventid";
+
+/** A public room on the target, created by `creator` in `version`. */
+function targetRoom(creator: UserClient, version: string): Promise<string> {
+  return creator.createRoom({ preset: "public_chat", room_version: version });
+}
+
+/** The ref shape of the version: [id, {sha256}] pairs in v1-v2, event IDs from v3. */
+function refShapeProblems(list: unknown, field: string, version: string): string[] {
+  if (!Array.isArray(list)) return [`${field} is not an array`];
+  const pairs = version === "1" || version === "2";
+  return list.flatMap((ref, i) =>
+    (pairs ? Array.isArray(ref) && typeof ref[0] === "string" && typeof ref[1]?.sha256 === "string" : typeof ref === "string" && ref.startsWith("$"))
+      ? []
+      : [`${field}[${i}] is ${JSON.stringify(ref)}, not ${pairs ? "an [event_id, {sha256}] pair" : "an event ID"}`],
+  );
+}
+
+/** The make_join template the peer served, from the test's log. */
+function servedTemplate(log: ExchangeLog, roomId: string): Record<string, unknown> {
+  const exchange = log.exchanges.find((e) => {
+    if (!e.channel.startsWith("federation-in:") || e.status !== 200) return false;
+    const parts = new URL(e.url).pathname.split("/").map((p) => decodeURIComponent(p));
+    return parts.includes("make_join") && parts.includes(roomId);
+  });
+  if (!exchange?.responseBody) throw new Error(`the peer served no make_join for ${roomId}`);
+  return JSON.parse(exchange.responseBody).event;
+}
+
+describe.each(ROOM_VERSION_IDS.map((v) => [v]))("room version %s", (version) => {
+  describe("a peer joins a room created on the target", () => {
+    test("make_join offers a template for the room's version with the room, user, type and membership the joining server must check", spec(MAKE_JOIN, "1.0"), async ({ peer, alice, skip }) => {
+      await skipUnlessRoomVersion(skip, alice, version);
+      const roomId = await targetRoom(alice, version);
+      const bob = peer.userId("bob");
+      const res = await peer.makeJoin(roomId, bob, [version]);
+      expect(res).toHaveStatus(200);
+      // "If not provided, the room version is assumed to be either "1" or "2"."
+      if (res.body.room_version !== undefined || !["1", "2"].includes(version)) expect(res.body.room_version, "room_version").toBe(version);
+      const template = res.body.event as Record<string, unknown>;
+      expect(checkMembershipTemplate(template, roomId, bob, "join"), "fields the joining server MUST verify").toEqual([]);
+      expect(refShapeProblems(template.prev_events, "prev_events", version), "prev_events").toEqual([]);
+      expect((template.prev_events as unknown[]).length, "prev_events names the room's latest event(s)").toBeGreaterThan(0);
+      expect(refShapeProblems(template.auth_events, "auth_events", version), "auth_events").toEqual([]);
+      expect(Number.isInteger(template.depth) && (template.depth as number) > 0, `depth ${JSON.stringify(template.depth)} is a positive integer`).toBe(true);
+    });
+
+    test("make_join refuses a joining server that does not list the room's version: 400 M_INCOMPATIBLE_ROOM_VERSION with room_version", spec(MAKE_JOIN, "1.0"), async ({ peer, alice, skip }) => {
+      // The 400 response covers a room "that has a version that is not listed in the ver
+      // parameters"; M_INCOMPATIBLE_ROOM_VERSION is the errcode defined for it, and its
+      // room_version is "Required if the errcode is M_INCOMPATIBLE_ROOM_VERSION".
+      await skipUnlessRoomVersion(skip, alice, version);
+      const roomId = await targetRoom(alice, version);
+      const res = await peer.makeJoin(roomId, peer.userId("bob"), ROOM_VERSION_IDS.filter((v) => v !== version));
+      expect(res).toBeMatrixError(400, "M_INCOMPATIBLE_ROOM_VERSION");
+      expect(res.body.room_version, "room_version names the room's version").toBe(version);
+    });
+
+    test("send_join returns the state before the join and an auth chain holding every auth event, all hashed, signed and authorised", spec(SEND_JOIN, "1.0"), async ({ peer, alice, skip }) => {
+      await skipUnlessRoomVersion(skip, alice, version);
+      const roomId = await targetRoom(alice, version);
+      const bob = peer.userId("bob");
+      const join = await peer.joinRoomOnTarget(roomId, bob, version, { strict: false });
+      const v = join.roomVersion;
+      // Hashes and signatures of every event, checked with harness/crypto.
+      expect(join.problems, "events of the response that fail their hash or signature check").toEqual([]);
+      expect(join.sendJoin.body.members_omitted, "members_omitted without omit_members in the request").not.toBe(true);
+
+      // "The resolved current room state prior to the join event."
+      const types = join.state.map((e) => `${String(e.type)}|${String(e.state_key)}`);
+      for (const key of ["m.room.create|", "m.room.power_levels|", "m.room.join_rules|", `m.room.member|${alice.userId}`]) {
+        expect(types, `the state has ${key.replace("|", " with state key ")}`).toContain(key);
+      }
+      expect(types, "the state before the join has no membership for the joining user").not.toContain(`m.room.member|${bob}`);
+      for (const e of join.state) expect(typeof e.state_key, `${describePdu(e)} in state is a state event`).toBe("string");
+
+      // "All events in the auth chain for the new join event, as well as those in the auth chains
+      // for any events returned in state."
+      const known = new Map<string, WirePdu>();
+      for (const e of [...join.authChain, ...join.state]) known.set(eventIdOf(e, v), e);
+      const missing: string[] = [];
+      for (const e of [join.joinEvent, ...join.state, ...join.authChain]) {
+        for (const a of refIds(e.auth_events)) if (!known.has(a)) missing.push(`${a} (an auth event of ${describePdu(e, eventIdOf(e, v))})`);
+      }
+      expect(missing, "auth events missing from state and auth_chain").toEqual([]);
+
+      // Every event passes the auth rules against its own auth events (harness/stateres).
+      const model = new PeerRoom(roomId, v);
+      for (const e of known.values()) model.addOutlier(e);
+      for (const e of [...known.values(), join.joinEvent]) {
+        const decision = model.authorize(e, "auth_events");
+        expect(decision.allowed, `${describePdu(e, eventIdOf(e, v))}: ${decision.reason} (${decision.rule})`).toBe(true);
+      }
+    });
+
+    test("the resident server adds its signature to the join, as GET /event then serves it", spec(JOINING, "1.0"), async ({ peer, alice, federation, skip }) => {
+      // "The resident homeserver then adds its signature to this event and accepts it into the
+      // room's event graph."
+      await skipUnlessRoomVersion(skip, alice, version);
+      const roomId = await targetRoom(alice, version);
+      const join = await peer.joinRoomOnTarget(roomId, peer.userId("bob"), version, { strict: false });
+      const res = await peer.request("GET", fed.v1`/event/${join.joinEventId}`);
+      expect(res).toHaveStatus(200);
+      const served = res.body.pdus?.[0] as WirePdu | undefined;
+      expect(served, "GET /event returns the join in pdus").toBeDefined();
+      expect(eventIdOf(served!, join.roomVersion), "the served event is the join").toBe(join.joinEventId);
+      const keys = await peer.eventKeys(federation.serverName);
+      expect(verifyEventSignature(served!, join.roomVersion, federation.serverName, keys), "the resident's signature on the join").toMatchObject({ ok: true });
+      const ownKeys = { [peer.signingKey.keyId]: peer.signingKey.publicKey };
+      expect(verifyEventSignature(served!, join.roomVersion, peer.serverName, ownKeys), "the joining server's signature survives").toMatchObject({ ok: true });
+    });
+
+    test("send_join's event, when present, is the join sent with the resident's signature added", spec(SEND_JOIN, "1.2"), async ({ peer, alice, federation, skip }) => {
+      // `event`: "The membership event sent to other servers by the resident server including a
+      // signature from the resident server." (Required only for restricted rooms.)
+      await skipUnlessRoomVersion(skip, alice, version);
+      const roomId = await targetRoom(alice, version);
+      const join = await peer.joinRoomOnTarget(roomId, peer.userId("bob"), version, { strict: false });
+      if (join.sendJoin.body.event === undefined) skip("the target's send_join response has no `event` (optional outside restricted rooms)");
+      const keys = await peer.eventKeys(federation.serverName);
+      expect(verifyEventSignature(join.joinEvent, join.roomVersion, federation.serverName, keys), "the resident's signature on send_join's event").toMatchObject({ ok: true });
+      const ownKeys = { [peer.signingKey.keyId]: peer.signingKey.publicKey };
+      expect(verifyEventSignature(join.joinEvent, join.roomVersion, peer.serverName, ownKeys), "the joining server's signature survives").toMatchObject({ ok: true });
+    });
+  });
+
+  describe("a target user joins a peer's room", () => {
+    const arrange = async (peer: FederationPeer, alice: UserClient, skip: (note: string) => never) => {
+      await skipUnlessRoomVersion(skip, alice, version);
+      const room = peer.createRoom({ version, creator: peer.userId("bob") });
+      const received = await joinPeerRoom(peer, alice, room);
+      return { room, received, v: version as RoomVersionId };
+    };
+
+    test("the join the target sends is hashed and signed by the target", spec("server-server-api/#validating-hashes-and-signatures-on-received-events", "1.0"), async ({ peer, alice, federation, skip }) => {
+      const { received, v } = await arrange(peer, alice, skip);
+      const event = received.event;
+      expect(checkContentHash(event, v), "hashes.sha256 is the content hash of the join").toBe(true);
+      const keys = await peer.eventKeys(federation.serverName);
+      expect(verifyEventSignature(event, v, federation.serverName, keys), `the signature of ${federation.serverName}`).toMatchObject({ ok: true });
+      if (v === "1" || v === "2") expect(serverNameOf(String(event.event_id)), "a v1/v2 event ID names its server").toBe(federation.serverName);
+      expect(received.problems, "problems the peer found with the join").toEqual([]);
+    });
+
+    test("its auth events are ones the auth events selection names, without duplicates, and it passes the auth rules", spec("server-server-api/#auth-events-selection", "1.0"), async ({ peer, alice, skip }) => {
+      const { room, received } = await arrange(peer, alice, skip);
+      const ids = refIds(received.event.auth_events);
+      expect(new Set(ids).size, "auth_events has no duplicates").toBe(ids.length);
+      const before = room.stateBeforeEvent(received.eventId)!;
+      const allowed = new Set(
+        ["m.room.create|", "m.room.power_levels|", "m.room.join_rules|", `m.room.member|${alice.userId}`]
+          .filter((k) => !(version === "12" && k === "m.room.create|"))
+          .map((k) => {
+            const [type, key] = k.split("|") as [string, string];
+            return before.get(stateKey(type, key));
+          })
+          .filter((x): x is string => x !== undefined),
+      );
+      expect(ids.filter((id) => !allowed.has(id)), "auth events that the selection does not name for a join").toEqual([]);
+      expect(room.authorize(received.event, "auth_events"), "the auth rules against its auth events").toMatchObject({ allowed: true });
+      expect(room.authorize(received.event, "state_before"), "the auth rules against the state before it").toMatchObject({ allowed: true });
+    });
+
+    test("it is built on the make_join template: same room, prev_events, auth_events and depth", spec(JOINING, "1.0"), async ({ peer, alice, log, skip }) => {
+      // The joining server "is expected to add or replace the origin, origin_server_ts, and
+      // event_id on the templated event"; the rest of the template is what it signs.
+      const { room, received } = await arrange(peer, alice, skip);
+      const template = servedTemplate(log, room.roomId);
+      const event = received.event;
+      expect(event.room_id, "room_id").toBe(template.room_id);
+      expect(event.prev_events, "prev_events").toEqual(template.prev_events);
+      expect(event.auth_events, "auth_events").toEqual(template.auth_events);
+      expect(event.depth, "depth").toBe(template.depth);
+      expect([event.type, event.state_key, event.sender, (event.content as Record<string, unknown>)?.membership], "type, state_key, sender, membership").toEqual(["m.room.member", alice.userId, alice.userId, "join"]);
+    });
+
+    test("afterwards the target serves its user the room state the peer has, event for event", spec(JOINING, "1.0"), async ({ peer, alice, skip }) => {
+      // The joining server "receives the full set of state for the newly-joined room".
+      const { room } = await arrange(peer, alice, skip);
+      const res = await alice.get(cs.v3`/rooms/${room.roomId}/state`);
+      expect(res).toHaveStatus(200);
+      const seen = (res.body as Array<{ type: string; state_key: string; event_id: string }>).map((e) => `${e.type} ${JSON.stringify(e.state_key)} ${e.event_id}`).sort();
+      const expected = room.stateEvents().map((e) => `${String(e.pdu.type)} ${JSON.stringify(e.pdu.state_key)} ${e.eventId}`).sort();
+      expect(seen, "the room state as the target serves it to its user").toEqual(expected);
+    });
+  });
+});
