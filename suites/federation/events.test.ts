@@ -9,6 +9,8 @@ import {
   describe,
   describePdu,
   expect,
+  expectAllowed,
+  expectOk,
   joinPeerRoom,
   refIds,
   skipUnlessRoomVersion,
@@ -54,9 +56,9 @@ describe.each(ROOM_VERSION_IDS.map((v) => [v]))("room version %s", (version) => 
     expect(got.via, "delivered in a transaction").toBe("transaction");
     expect(checkContentHash(event, version), "hashes.sha256 is the content hash").toBe(true);
     const keys = await peer.eventKeys(federation.serverName);
-    expect(verifyEventSignature(event, version, federation.serverName, keys), `the signature of ${federation.serverName}`).toMatchObject({ ok: true });
-    expect(room.authorize(event, "auth_events"), "the auth rules against its auth events").toMatchObject({ allowed: true });
-    expect(room.authorize(event, "state_before"), "the auth rules against the state before it").toMatchObject({ allowed: true });
+    expectOk(verifyEventSignature(event, version, federation.serverName, keys), `the signature of ${federation.serverName}`);
+    expectAllowed(room.authorize(event, "auth_events"), "the auth rules against its auth events");
+    expectAllowed(room.authorize(event, "state_before"), "the auth rules against the state before it");
     expect(got.problems, "problems the peer found with the event").toEqual([]);
   });
 

@@ -17,6 +17,8 @@ import {
   describePdu,
   eventIdOf,
   expect,
+  expectAllowed,
+  expectOk,
   fed,
   joinPeerRoom,
   refIds,
@@ -140,9 +142,9 @@ describe.each(ROOM_VERSION_IDS.map((v) => [v]))("room version %s", (version) => 
       expect(served, "GET /event returns the join in pdus").toBeDefined();
       expect(eventIdOf(served!, join.roomVersion), "the served event is the join").toBe(join.joinEventId);
       const keys = await peer.eventKeys(federation.serverName);
-      expect(verifyEventSignature(served!, join.roomVersion, federation.serverName, keys), "the resident's signature on the join").toMatchObject({ ok: true });
+      expectOk(verifyEventSignature(served!, join.roomVersion, federation.serverName, keys), "the resident's signature on the join");
       const ownKeys = { [peer.signingKey.keyId]: peer.signingKey.publicKey };
-      expect(verifyEventSignature(served!, join.roomVersion, peer.serverName, ownKeys), "the joining server's signature survives").toMatchObject({ ok: true });
+      expectOk(verifyEventSignature(served!, join.roomVersion, peer.serverName, ownKeys), "the joining server's signature survives");
     });
 
     test("send_join's event, when present, is the join sent with the resident's signature added", spec(SEND_JOIN, "1.2"), async ({ peer, alice, federation, skip }) => {
@@ -153,9 +155,9 @@ describe.each(ROOM_VERSION_IDS.map((v) => [v]))("room version %s", (version) => 
       const join = await peer.joinRoomOnTarget(roomId, peer.userId("bob"), version, { strict: false });
       if (join.sendJoin.body.event === undefined) skip("the target's send_join response has no `event` (optional outside restricted rooms)");
       const keys = await peer.eventKeys(federation.serverName);
-      expect(verifyEventSignature(join.joinEvent, join.roomVersion, federation.serverName, keys), "the resident's signature on send_join's event").toMatchObject({ ok: true });
+      expectOk(verifyEventSignature(join.joinEvent, join.roomVersion, federation.serverName, keys), "the resident's signature on send_join's event");
       const ownKeys = { [peer.signingKey.keyId]: peer.signingKey.publicKey };
-      expect(verifyEventSignature(join.joinEvent, join.roomVersion, peer.serverName, ownKeys), "the joining server's signature survives").toMatchObject({ ok: true });
+      expectOk(verifyEventSignature(join.joinEvent, join.roomVersion, peer.serverName, ownKeys), "the joining server's signature survives");
     });
   });
 
@@ -172,7 +174,7 @@ describe.each(ROOM_VERSION_IDS.map((v) => [v]))("room version %s", (version) => 
       const event = received.event;
       expect(checkContentHash(event, v), "hashes.sha256 is the content hash of the join").toBe(true);
       const keys = await peer.eventKeys(federation.serverName);
-      expect(verifyEventSignature(event, v, federation.serverName, keys), `the signature of ${federation.serverName}`).toMatchObject({ ok: true });
+      expectOk(verifyEventSignature(event, v, federation.serverName, keys), `the signature of ${federation.serverName}`);
       if (v === "1" || v === "2") expect(serverNameOf(String(event.event_id)), "a v1/v2 event ID names its server").toBe(federation.serverName);
       expect(received.problems, "problems the peer found with the join").toEqual([]);
     });
@@ -192,8 +194,8 @@ describe.each(ROOM_VERSION_IDS.map((v) => [v]))("room version %s", (version) => 
           .filter((x): x is string => x !== undefined),
       );
       expect(ids.filter((id) => !allowed.has(id)), "auth events that the selection does not name for a join").toEqual([]);
-      expect(room.authorize(received.event, "auth_events"), "the auth rules against its auth events").toMatchObject({ allowed: true });
-      expect(room.authorize(received.event, "state_before"), "the auth rules against the state before it").toMatchObject({ allowed: true });
+      expectAllowed(room.authorize(received.event, "auth_events"), "the auth rules against its auth events");
+      expectAllowed(room.authorize(received.event, "state_before"), "the auth rules against the state before it");
     });
 
     test("it is built on the make_join template: same room, prev_events, auth_events and depth", spec(JOINING, "1.0"), async ({ peer, alice, log, skip }) => {
