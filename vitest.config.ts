@@ -1,6 +1,14 @@
-// Two projects: the harness's own tests (test/), and the conformance suites (suites/), which
-// need a target. The CLI drives the "suites" project; `npm run test:harness` runs "harness".
+// Three projects:
+//   harness      the harness's own tests that run in-process (pure modules, reports, two fake
+//                peers talking to each other): parallel.
+//   harness-e2e  the harness's own tests that start real servers, containers or whole CLI runs
+//                (test/stub, test/targets): one file at a time, since each file already runs
+//                several processes and two cores are easily oversubscribed.
+//   suites       the conformance suites; they need a target, which the CLI or globalSetup starts.
+// `npm run test:harness` runs the first two; `matrix-conformance run` drives "suites".
 import { defineConfig } from "vitest/config";
+
+const E2E = ["test/stub/**/*.test.ts", "test/targets/**/*.test.ts"];
 
 export default defineConfig({
   test: {
@@ -9,8 +17,18 @@ export default defineConfig({
         test: {
           name: "harness",
           include: ["test/**/*.test.ts"],
+          exclude: E2E,
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "harness-e2e",
+          include: E2E,
+          fileParallelism: false,
+          testTimeout: 240_000,
+          hookTimeout: 240_000,
         },
       },
       {

@@ -4,12 +4,11 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, describe, expect, test, vi } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
 import type { RunReport } from "../../harness/report/model.ts";
 import { startStub, type Misbehaviour } from "./stub-server.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-vi.setConfig({ testTimeout: 180_000 });
 const SPEC_DIR = process.env.MATRIX_SPEC_DIR ?? resolve(ROOT, "../shared/matrix-spec");
 const temps: string[] = [];
 afterAll(async () => {
