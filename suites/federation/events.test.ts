@@ -28,8 +28,8 @@ describe.each(ROOM_VERSION_IDS.map((v) => [v]))("room version %s", (version) => 
     await skipUnlessRoomVersion(skip, alice, version);
     const bob = peer.userId("bob");
     const room = peer.createRoom({ version, creator: bob });
-    await joinPeerRoom(peer, alice, room);
     peer.handle.transactions();
+    await joinPeerRoom(peer, alice, room);
     return { room, bob };
   };
 
