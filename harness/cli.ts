@@ -40,6 +40,7 @@ interface RunOptions {
   area?: string[];
   cacheDir?: string;
   synapseVersion?: string;
+  dendriteVersion?: string;
   workers?: string;
   keepData?: boolean;
   requestTimeout?: string;
@@ -114,8 +115,8 @@ async function runSuites(opts: RunOptions): Promise<number> {
     process.stderr.write(`\n${signal}: stopping the target and exiting\n`);
     void stopAll().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
 
   try {
     const ca = await createRunCa();
@@ -130,6 +131,7 @@ async function runSuites(opts: RunOptions): Promise<number> {
         serverName: opts.serverName,
         sharedSecret: opts.sharedSecret,
         synapseVersion: opts.synapseVersion,
+        dendriteVersion: opts.dendriteVersion,
         keepData: opts.keepData,
         containerNetwork: opts.containerNetwork,
         onProgress: (line) => process.stderr.write(`matrix-conformance: ${line}\n`),
@@ -214,6 +216,7 @@ export function buildProgram(): Command {
     .option("--request-timeout <ms>", "bound on each request to the target (default 20000)")
     .option("--cache-dir <dir>", "where installed servers are kept (default: $MATRIX_CONFORMANCE_CACHE or ~/.cache/matrix-conformance)")
     .option("--synapse-version <version>", "synapse target: the matrix-synapse release to install")
+    .option("--dendrite-version <version>", "dendrite target: the github.com/matrix-org/dendrite release to build, e.g. v0.13.8")
     .option("--keep-data", "keep the server's data directory after the run")
     .option("--baseline <file>", "expected failures of the target (default: fixtures/baselines/<target>.json when it exists)")
     .option("--strict", "fail the run when a baseline entry's test passes, so the baseline only shrinks")

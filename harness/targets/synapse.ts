@@ -151,7 +151,7 @@ export async function startSynapse(config: TargetConfig): Promise<Deployment> {
   await writeFile(join(dataDir, "log.yaml"), stringify(logConfig));
   await writeFile(join(dataDir, "signing.key"), signingKeyFile());
 
-  config.onProgress?.(`starting Synapse ${install.version} as ${serverName} (log: ${logFile})`);
+  config.onProgress?.(`starting Synapse ${install.version} as ${serverName}, client API http://127.0.0.1:${port} (log: ${logFile})`);
   const proc = startSupervised(install.python, ["-m", "synapse.app.homeserver", "-c", OVERLAY, "-c", join(dataDir, "run.yaml")], {
     cwd: dataDir,
     env: { ...process.env, PYTHONUNBUFFERED: "1", SYNAPSE_ASYNC_IO_REACTOR: process.env.SYNAPSE_ASYNC_IO_REACTOR ?? "0" },

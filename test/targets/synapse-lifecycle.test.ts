@@ -51,9 +51,9 @@ async function interruptRun(signal: NodeJS.Signals): Promise<{ code: number | nu
   const closed = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on("close", (c, s) => r([c, s])));
   let versionsUrl = "";
   const found = await eventually(async () => {
-    const port = /as localhost:(\d+)/.exec(stderr)?.[1];
-    if (port) versionsUrl = `http://127.0.0.1:${port}/_matrix/client/versions`;
-    return !!port && (await answers(versionsUrl));
+    const base = /client API (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1];
+    if (base) versionsUrl = `${base}/_matrix/client/versions`;
+    return !!base && (await answers(versionsUrl));
   }, 120_000);
   expect(found, `Synapse never answered; CLI said:\n${stderr}`).toBe(true);
   child.kill(signal);
