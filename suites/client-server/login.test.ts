@@ -84,10 +84,8 @@ describe("POST /_matrix/client/v3/login", () => {
       token: null,
       body: { type: "org.matrix.conformance.no_such_login_type", identifier: { type: "m.id.user", user: alice.userId }, password: alice.password },
     });
+    // The spec names no errcode for this case, so any standard error body (schema-checked) conforms.
     expect(res).toHaveStatus(400);
-    // The spec names no errcode for this case: its own example uses M_UNKNOWN; M_BAD_JSON (an
-    // invalid value for a key) and M_INVALID_PARAM (a parameter with the wrong value) also fit.
-    expect(["M_UNKNOWN", "M_BAD_JSON", "M_INVALID_PARAM"]).toContain(res.body?.errcode);
   });
 
   test("rejects a login without a type with 400", spec("client-server-api/#post_matrixclientv3login", "1.0"), async ({ api, alice }) => {
@@ -95,10 +93,9 @@ describe("POST /_matrix/client/v3/login", () => {
       token: null,
       body: { identifier: { type: "m.id.user", user: alice.userId }, password: alice.password },
     });
+    // `type` is required; the spec names no errcode for its absence, so any standard error body
+    // (schema-checked) conforms.
     expect(res).toHaveStatus(400);
-    // `type` is required; the codes whose definitions fit a missing key, and the login endpoint's
-    // own example code.
-    expect(["M_UNKNOWN", "M_BAD_JSON", "M_MISSING_PARAM"]).toContain(res.body?.errcode);
   });
 
   test(

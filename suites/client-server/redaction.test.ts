@@ -32,7 +32,18 @@ function redactsOf(redaction: Body, version: string): string | undefined {
 
 async function redact(client: MatrixClient, roomId: string, eventId: string, reason?: string): Promise<string> {
   const body = await client.step<Body>("redact an event", "PUT", cs.v3`/rooms/${roomId}/redact/${eventId}/${newTxnId()}`, { body: reason ? { reason } : {} });
+  await redactionApplied(client, roomId, body.event_id);
   return body.event_id;
+}
+
+/**
+ * Waits (long-polling /sync, bounded) until the redaction shows in the client's timeline. The spec
+ * does not promise that a read right after the PUT already sees the redaction applied, and some
+ * servers apply it asynchronously; once the redaction is in the room's timeline it has been
+ * accepted into the room, and reads must reflect it.
+ */
+async function redactionApplied(client: MatrixClient, roomId: string, redactionId: string): Promise<void> {
+  await client.syncUntilEvent(roomId, (e) => e.event_id === redactionId, `the redaction ${redactionId}`);
 }
 
 async function getEvent(client: MatrixClient, roomId: string, eventId: string): Promise<Body> {
@@ -55,6 +66,7 @@ describe("PUT /rooms/{roomId}/redact/{eventId}/{txnId}", () => {
         const res = await alice.put(cs.v3`/rooms/${roomId}/redact/${eventId}/${newTxnId()}`, { reason: "cleanup" });
         expect(res).toHaveStatus(200);
         const redactionId = res.body.event_id as string;
+        await redactionApplied(alice, roomId, redactionId);
         const ev = await getEvent(alice, roomId, eventId);
         expect(ev.content, "m.room.message keeps no content keys").toEqual({});
         expect(ev.type).toBe("m.room.message");
@@ -89,6 +101,7 @@ describe("PUT /rooms/{roomId}/redact/{eventId}/{txnId}", () => {
     const eventId = await bob.sendMessage(roomId, "bob takes this back");
     const res = await bob.put(cs.v3`/rooms/${roomId}/redact/${eventId}/${newTxnId()}`, {});
     expect(res).toHaveStatus(200);
+    await redactionApplied(alice, roomId, res.body.event_id);
     expect((await getEvent(alice, roomId, eventId)).content).toEqual({});
   });
 
@@ -100,6 +113,7 @@ describe("PUT /rooms/{roomId}/redact/{eventId}/{txnId}", () => {
     const eventId = await charlie.sendMessage(roomId, "moderated");
     const res = await bob.put(cs.v3`/rooms/${roomId}/redact/${eventId}/${newTxnId()}`, {});
     expect(res).toHaveStatus(200);
+    await redactionApplied(charlie, roomId, res.body.event_id);
     expect((await getEvent(charlie, roomId, eventId)).content).toEqual({});
   });
 
@@ -133,6 +147,7 @@ describe("PUT /rooms/{roomId}/send/m.room.redaction/{txnId}", () => {
         const eventId = await alice.sendMessage(roomId, "redacted through /send");
         const res = await alice.put(cs.v3`/rooms/${roomId}/send/m.room.redaction/${newTxnId()}`, { redacts: eventId });
         expect(res).toHaveStatus(200);
+        await redactionApplied(alice, roomId, res.body.event_id);
         expect((await getEvent(alice, roomId, eventId)).content).toEqual({});
         const redaction = await getEvent(alice, roomId, res.body.event_id);
         expect(redactsOf(redaction, version), `redacts is ${Number(version) >= 11 ? "in content" : "top-level"} in room version ${version}`).toBe(eventId);
