@@ -13,7 +13,7 @@
 //   - credentials that do not authenticate (bad signature, unknown key, signature over another
 //     body or URI): 401, or 403 (RFC 9110 §15.5.4, credentials "insufficient to grant access");
 //   - a header that does not parse: 400 (a malformed request) or 401.
-// Every refusal must carry a standard error body (an errcode); the spec names no errcode for these.
+// Every refusal must be a JSON object (server-server API standards); the spec names no errcode for these.
 import { describe, expect, expectRefused, fed, formatXMatrix, signRequest, spec, test, type FederationPeer, type OutboundOptions, type UserClient } from "../../harness/fixtures/federation.ts";
 
 const AUTH = "server-server-api/#request-authentication";

@@ -177,8 +177,15 @@ describe("statuses the operation does not document", () => {
     const bad = spec.validateResponse(json("GET", "/_matrix/client/v3/sync", 500, { errcode: ["M_UNKNOWN"], error: "Internal error" }));
     expect(bad.documentedAs).toBe("standard-error");
     expect(bad.errors.map((e) => [e.instancePath, e.keyword])).toEqual([["/errcode", "type"]]);
-    const missing = spec.validateResponse(json("GET", "/_matrix/federation/v1/version", 502, { error: "bad gateway" }));
+    const missing = spec.validateResponse(json("GET", "/_matrix/client/v3/sync", 502, { error: "bad gateway" }));
     expect(missing.errors.map((e) => e.message)).toEqual(['(body): missing required property "errcode"']);
+  });
+
+  it("an undocumented server-server 4xx/5xx need only be a JSON object, as the server-server API standards say", () => {
+    const plain = spec.validateResponse(json("GET", "/_matrix/federation/v1/version", 502, { message: "bad gateway" }));
+    expect(plain).toMatchObject({ checked: true, errors: [], documentedAs: "json-object" });
+    const notObject = spec.validateResponse(json("GET", "/_matrix/federation/v1/version", 401, ["unauthorised"]));
+    expect(notObject.errors.map((e) => e.message)).toEqual(["(body): every server-server response must be a JSON object"]);
   });
 
   it("holds every standard error to the prose's MUST: `error` is present too (overlay)", () => {
