@@ -1,7 +1,7 @@
 // The provisioning cache: installed servers live here between runs. It sits under the user's
 // cache directory (so it survives a fresh clone) and can be moved with --cache-dir or
 // MATRIX_CONFORMANCE_CACHE.
-import { mkdir, rm, stat, writeFile } from "node:fs/promises";
+import { access, mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -45,4 +45,11 @@ export async function withLock<T>(lockDir: string, fn: () => Promise<T>, opts: {
   } finally {
     await rm(lockDir, { recursive: true, force: true });
   }
+}
+
+export async function exists(p: string): Promise<boolean> {
+  return access(p).then(
+    () => true,
+    () => false,
+  );
 }

@@ -9,16 +9,16 @@
 // from SSL_CERT_FILE, so the harness points it at a bundle of the system roots plus the run CA,
 // and `disable_tls_validation` stays false.
 import { randomBytes } from "node:crypto";
-import { access, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
 import { parse, stringify } from "yaml";
 import { issueServerCert } from "../federation/tls.ts";
-import { withLock } from "./cache.ts";
+import { exists, withLock } from "./cache.ts";
 import { findGo, goInstall } from "./go.ts";
-import { freePort, runCommand, startSupervised, tailLog, waitForReady } from "./process.ts";
+import { freePort, runCommand, serverVersion, startSupervised, tailLog, waitForReady } from "./process.ts";
 import { SetupError, type Deployment, type TargetConfig } from "./types.ts";
 
 /** The Dendrite release this suite is validated against (the last Apache-2.0 one of matrix-org/dendrite). */
@@ -208,7 +208,7 @@ export async function startDendrite(config: TargetConfig): Promise<Deployment> {
       target: "dendrite",
       serverName,
       baseUrl,
-      version: (await federationVersion(baseUrl)) ?? `Dendrite ${install.version.replace(/^v/, "")}`,
+      version: (await serverVersion(baseUrl)) ?? `Dendrite ${install.version.replace(/^v/, "")}`,
       logFile,
       registration: { sharedSecret },
       federation: fedPort ? { url: `https://localhost:${fedPort}` } : undefined,
@@ -243,21 +243,3 @@ async function waitForTls(url: string, caPem: string, logFile: string): Promise<
   throw new SetupError(`Dendrite's federation listener ${url} did not answer over TLS within 20 s (${problem}).\nLast 50 lines of ${logFile}:\n${await tailLog(logFile)}`);
 }
 
-/** "Dendrite 0.13.8" from the server itself. */
-async function federationVersion(baseUrl: string): Promise<string | undefined> {
-  try {
-    const res = await fetch(`${baseUrl}/_matrix/federation/v1/version`, { signal: AbortSignal.timeout(5000) });
-    if (res.status !== 200) return undefined;
-    const body = (await res.json()) as { server?: { name?: string; version?: string } };
-    return [body.server?.name, body.server?.version].filter(Boolean).join(" ") || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  return access(p).then(
-    () => true,
-    () => false,
-  );
-}

@@ -1,5 +1,6 @@
 // The external target: a homeserver someone already runs. The harness neither starts nor stops it;
 // it checks that it answers and learns what it can about it.
+import { serverVersion } from "./process.ts";
 import { SetupError, type Deployment, type TargetConfig } from "./types.ts";
 
 export async function connectExternal(config: TargetConfig): Promise<Deployment> {
@@ -33,14 +34,3 @@ export async function connectExternal(config: TargetConfig): Promise<Deployment>
   };
 }
 
-/** The server's name and version from the federation version endpoint, where it is reachable. */
-async function serverVersion(baseUrl: string): Promise<string | undefined> {
-  try {
-    const res = await fetch(`${baseUrl}/_matrix/federation/v1/version`, { signal: AbortSignal.timeout(5_000) });
-    if (res.status !== 200) return undefined;
-    const body = (await res.json()) as { server?: { name?: string; version?: string } };
-    return [body.server?.name, body.server?.version].filter(Boolean).join(" ") || undefined;
-  } catch {
-    return undefined;
-  }
-}

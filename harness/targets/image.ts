@@ -35,7 +35,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
 import { createRunCa } from "../federation/tls.ts";
-import { assertPortFree, freePort, tailLog } from "./process.ts";
+import { assertPortFree, freePort, serverVersion, tailLog } from "./process.ts";
 import { SetupError, type Deployment, type TargetConfig } from "./types.ts";
 
 export const LABEL_RUN = "org.matrix-conformance.run";
@@ -399,13 +399,3 @@ function noWait() {
   return strategy;
 }
 
-async function serverVersion(baseUrl: string): Promise<string | undefined> {
-  try {
-    const res = await fetch(`${baseUrl}/_matrix/federation/v1/version`, { signal: AbortSignal.timeout(5000) });
-    if (res.status !== 200) return undefined;
-    const body = (await res.json()) as { server?: { name?: string; version?: string } };
-    return [body.server?.name, body.server?.version].filter(Boolean).join(" ") || undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -149,3 +149,15 @@ function hint(log: string): string {
   if (/address already in use|EADDRINUSE/i.test(log)) return "A port it needs is already in use.\n";
   return "";
 }
+
+/** "<name> <version>" from a server's /_matrix/federation/v1/version, when it answers there. */
+export async function serverVersion(baseUrl: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(`${baseUrl}/_matrix/federation/v1/version`, { signal: AbortSignal.timeout(5000) });
+    if (res.status !== 200) return undefined;
+    const body = (await res.json()) as { server?: { name?: string; version?: string } };
+    return [body.server?.name, body.server?.version].filter(Boolean).join(" ") || undefined;
+  } catch {
+    return undefined;
+  }
+}

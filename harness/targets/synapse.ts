@@ -4,13 +4,13 @@
 //
 // Synapse is AGPL-3.0: it runs as a separate, unmodified program and nothing of it is imported.
 import { randomBytes } from "node:crypto";
-import { access, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { issueServerCert } from "../federation/tls.ts";
-import { withLock } from "./cache.ts";
+import { exists, withLock } from "./cache.ts";
 import { freePort, runCommand, startSupervised, waitForReady } from "./process.ts";
 import { SetupError, type Deployment, type TargetConfig } from "./types.ts";
 
@@ -182,12 +182,5 @@ export async function startSynapse(config: TargetConfig): Promise<Deployment> {
     },
     stop,
   };
-}
-
-async function exists(p: string): Promise<boolean> {
-  return access(p).then(
-    () => true,
-    () => false,
-  );
 }
 
