@@ -52,6 +52,12 @@ export interface PeerOptions {
   label?: string;
   /** How the peer identifies itself in GET /_matrix/federation/v1/version. */
   software?: { name: string; version: string };
+  /**
+   * The host part of the peer's server name: "localhost" (default) or the IP literal
+   * "127.0.0.1" (for tests that must tell the peer apart from a target named localhost, e.g.
+   * server ACLs, which ignore ports). The certificate covers both.
+   */
+  host?: "localhost" | "127.0.0.1";
 }
 
 /** A PDU the peer received, with what its checks found. */
@@ -191,8 +197,9 @@ export class FederationPeer {
 
   private constructor(opts: PeerOptions, server: Server, port: number, agent: Agent) {
     this.port = port;
-    this.serverName = `localhost:${port}`;
-    this.baseUrl = `https://localhost:${port}`;
+    const host = opts.host ?? "localhost";
+    this.serverName = `${host}:${port}`;
+    this.baseUrl = `https://${host}:${port}`;
     this.signingKey = newSigningKey();
     this.unpublishedKey = newSigningKey();
     this.log = opts.log ?? new ExchangeLog();
