@@ -1,7 +1,7 @@
 // Pure helpers for differential state-resolution tests (suites/state-resolution): a seeded
 // generator of forks (branches of operations from a common fork point), the model's answer for
 // the state at a merge, the comparison with a target's answer per state key, the reading of a
-// difference (target deviation or one of the model's open readings R1-R10), and a scenario the
+// difference (target deviation, or the model's answer under another reading of an open point), and a scenario the
 // `matrix-conformance stateres` command replays.
 //
 // No I/O, no clock; randomness only from a seeded PRNG (mulberry32) passed in or built here.
@@ -10,7 +10,17 @@ import { authorizeEvent } from "./receipt.ts";
 import { runScenario, stateToObject, type ScenarioInput, type StateObject } from "./scenario.ts";
 import { EventStore } from "./store.ts";
 import { T, compareCodePoints, eventStateKey, splitStateKey, stateKey, type Pdu, type PduInput, type StateMap } from "./types.ts";
-import { isPowerEvent, resolveV2, type V2Trace } from "./v2.ts";
+import {
+  conflictedStateSubgraph,
+  isPowerEvent,
+  iterativeAuthChecks,
+  mainlineOrder,
+  partitionStates,
+  resolveV2,
+  reverseTopologicalPowerOrder,
+  roomCreateForV21,
+  type V2Trace,
+} from "./v2.ts";
 import { resolveState } from "./resolve.ts";
 import type { RoomVersionRules } from "./versions.ts";
 import { buildRoom } from "./walk.ts";
@@ -257,99 +267,92 @@ export function stateFromClientEvents(events: ReadonlyArray<{ event_id?: unknown
 // Reading a difference
 
 export interface Classification {
-  /** "open-reading" when the case touches a reading the model took where the spec is open. */
+  /** "open-reading" when the target's answer is the model's under another reading of an open point. */
   readonly kind: "open-reading" | "target-deviation";
+  /** The readings (harness/stateres/v2.ts) under whose alternative the model gives the target's answer. */
   readonly readings: string[];
   readonly text: string;
 }
 
+/** Alternative readings the model can resolve under, for telling open points from deviations. */
+export interface Variant {
+  /** R1 the other way: an event belongs to its own auth chain (state events count in C_i). */
+  readonly selfInclusiveChains?: boolean;
+  /** R3 the other way (Synapse, ruma): step 1 follows auth edges only inside the full conflicted set. */
+  readonly step1InsideOnly?: boolean;
+}
+
+export const VARIANTS: ReadonlyArray<{ reading: string; variant: Variant }> = [
+  { reading: "R1 (auth chains include the event itself)", variant: { selfInclusiveChains: true } },
+  { reading: "R3 (step 1 walks auth edges only inside the full conflicted set)", variant: { step1InsideOnly: true } },
+  { reading: "R1 and R3 together", variant: { selfInclusiveChains: true, step1InsideOnly: true } },
+];
+
 /**
- * Which of the model's open readings (harness/stateres/v2.ts R1-R10) the resolution touched.
- * Detectable here: R1 (an unconflicted event in the auth difference), R3/R4 (step 1's set or
- * ordering reaches through events outside the full conflicted set, where Synapse and ruma stop).
- * R2 (a key missing from some state set is conflicted) is what the spec's text says; it is not
- * counted as open. The others (R5-R10) are not produced by these histories: power levels are
- * single, event IDs are hashes, the v12 create event is never in a branch.
+ * resolveV2 (harness/stateres/v2.ts) with the readings of `variant` switched to the other side;
+ * with an empty variant it is resolveV2. Composed from the model's exported steps.
  */
-export function readingsTouched(answer: ModelAnswer): string[] {
-  const out: string[] = [];
-  const { trace, store } = answer;
-  const unconflictedIds = new Set(trace.unconflicted?.values() ?? []);
-  const ad = [...(trace.authDifference ?? [])].filter((id) => unconflictedIds.has(id));
-  if (ad.length > 0) out.push(`R1 (auth chains exclude the event itself: unconflicted ${ad.join(", ")} in the auth difference)`);
-  const full = trace.fullConflictedSet;
-  const order = trace.powerOrder;
-  if (full && order) {
-    // Step 1 restricted to auth edges inside the full conflicted set (Synapse, ruma).
-    const inside = new Set<string>();
-    const stack = [...full].filter((id) => isPowerEvent(store.get(id)));
+export function resolveV2Variant(stateSets: readonly StateMap[], store: EventStore, rules: RoomVersionRules, variant: Variant, roomCreateId?: string): Map<string, string> {
+  const v21 = rules.stateRes === "v2.1";
+  const roomCreate = v21 ? roomCreateForV21(stateSets, store, roomCreateId) : undefined;
+  const { unconflicted, conflicted } = partitionStates(stateSets);
+  if (conflicted.size === 0) return new Map(unconflicted);
+  const counts = new Map<string, number>();
+  for (const set of stateSets) for (const id of store.ancestors(set.values(), variant.selfInclusiveChains === true)) counts.set(id, (counts.get(id) ?? 0) + 1);
+  const diff = [...counts].filter(([, n]) => n < stateSets.length).map(([id]) => id);
+  const subgraph = v21 ? conflictedStateSubgraph(conflicted, store) : new Set<string>();
+  const full = new Set<string>([...conflicted, ...diff, ...subgraph]);
+  const power = [...full].filter((id) => isPowerEvent(store.get(id)));
+  const x = new Set<string>(power);
+  if (variant.step1InsideOnly) {
+    const stack = [...power];
     while (stack.length > 0) {
       const id = stack.pop()!;
-      if (inside.has(id)) continue;
-      inside.add(id);
-      for (const a of store.get(id).auth_events) if (full.has(a)) stack.push(a);
-    }
-    const whole = new Set(order);
-    const extra = [...whole].filter((id) => !inside.has(id));
-    if (extra.length > 0) out.push(`R3 (step 1 follows whole auth chains: ${extra.join(", ")} reached only through events outside the full conflicted set)`);
-    // R4: x before y through a path leaving X.
-    const direct = (y: string): Set<string> => {
-      const seen = new Set<string>();
-      const st = [...store.get(y).auth_events];
-      while (st.length > 0) {
-        const a = st.pop()!;
-        if (seen.has(a)) continue;
-        seen.add(a);
-        if (!whole.has(a)) st.push(...store.get(a).auth_events);
-      }
-      return seen;
-    };
-    for (const y of order) {
-      const near = direct(y);
-      const far = new Set<string>();
-      const st = [...store.get(y).auth_events];
-      while (st.length > 0) {
-        const a = st.pop()!;
-        if (far.has(a)) continue;
-        far.add(a);
-        st.push(...store.get(a).auth_events);
-      }
-      const viaOutside = order.filter((x) => far.has(x) && !near.has(x) && ![...near].some((n) => whole.has(n) && reaches(n, x, store)));
-      if (viaOutside.length > 0) {
-        out.push(`R4 (auth-chain order through events outside X: ${viaOutside.join(", ")} before ${y})`);
-        break;
+      for (const a of store.get(id).auth_events) {
+        if (full.has(a) && !x.has(a)) {
+          x.add(a);
+          stack.push(a);
+        }
       }
     }
+  } else {
+    for (const a of store.ancestors(power, false)) if (full.has(a)) x.add(a);
   }
-  return out;
+  const powerOrder = reverseTopologicalPowerOrder(x, store, rules, roomCreate);
+  const partial = iterativeAuthChecks(v21 ? new Map() : unconflicted, powerOrder, store, rules, { roomCreate });
+  const rest = [...full].filter((id) => !x.has(id));
+  const restOrder = mainlineOrder(rest, partial.get(stateKey(T.powerLevels, "")), store);
+  const resolved = iterativeAuthChecks(partial, restOrder, store, rules, { roomCreate });
+  for (const [k, v] of unconflicted) resolved.set(k, v);
+  return resolved;
 }
 
-function reaches(from: string, to: string, store: EventStore): boolean {
-  const seen = new Set<string>();
-  const st = [from];
-  while (st.length > 0) {
-    const id = st.pop()!;
-    if (id === to) return true;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    st.push(...store.get(id).auth_events);
+/**
+ * Whether a difference between `target` and the model is an open reading: the model, with one of
+ * its readings (VARIANTS) taken the other way, gives exactly the target's answer. Otherwise the
+ * target deviates from the spec's algorithm, unless the model has a bug.
+ */
+export function classify(answer: ModelAnswer, target: StateMap, rules: RoomVersionRules): Classification {
+  const readings: string[] = [];
+  if (rules.stateRes !== "v1") {
+    for (const { reading, variant } of VARIANTS) {
+      const alt = resolveV2Variant(answer.stateSets, answer.store, rules, variant, answer.createId);
+      if (compareStates(target, alt).length === 0) readings.push(reading);
+    }
   }
-  return false;
-}
-
-export function classify(answer: ModelAnswer): Classification {
-  const readings = readingsTouched(answer);
   if (readings.length > 0) {
     return {
       kind: "open-reading",
       readings,
-      text: `the spec leaves this open: the case touches the model's reading(s) ${readings.join("; ")}; a target that reads the spec otherwise is not at fault`,
+      text: `the spec leaves this open: the model gives the target's answer when it reads ${readings.join(", or ")} (see harness/stateres/v2.ts)`,
     };
   }
   return {
     kind: "target-deviation",
     readings,
-    text: "no open reading of the model is involved (R1-R10 untouched): the target deviates from rooms/vN#state-resolution, unless the model has a bug (replay the scenario, check the trace)",
+    text:
+      "the model gives the target's answer under none of its alternative readings (R1, R3 and both): the target deviates from the state resolution algorithm, " +
+      "unless the model has a bug (replay the scenario with `matrix-conformance stateres`, check each step)",
   };
 }
 
