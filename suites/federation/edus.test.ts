@@ -2,6 +2,8 @@
 // device lists. A peer creates the room and a target user joins it, so the two servers share a
 // room (what the EDUs need) without depending on the target's make_join.
 // Spec: server-server-api/#edus, #typing-notifications, #receipts, #presence, #device-management.
+import { randomBytes } from "node:crypto";
+import { encodeBase64, generateSigningKey, signJson } from "../../harness/crypto/index.ts";
 import {
   cs,
   describe,
@@ -127,15 +129,28 @@ describe("device lists", () => {
     expect(content.deleted, "the device is not deleted").not.toBe(true);
   });
 
-  test("GET /user/devices/{userId} lists the target user's devices with a stream_id", spec("server-server-api/#get_matrixfederationv1userdevicesuserid", "1.0"), async ({ peer, alice, api }) => {
+  test("GET /user/devices/{userId} lists the target user's device with the identity keys it uploaded", spec("server-server-api/#get_matrixfederationv1userdevicesuserid", "1.0"), async ({ peer, alice }) => {
+    // Each listed device requires its `keys`, so a device appears once it has uploaded keys.
     await sharedRoom(peer, alice);
-    const login = await api.post(cs.v3`/login`, { type: "m.login.password", identifier: { type: "m.id.user", user: alice.userId }, password: alice.password });
-    expect(login).toHaveStatus(200);
+    const deviceId = alice.deviceId!;
+    const key = generateSigningKey((n) => randomBytes(n), deviceId);
+    const deviceKeys = signJson(
+      {
+        user_id: alice.userId,
+        device_id: deviceId,
+        algorithms: ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+        keys: { [`ed25519:${deviceId}`]: encodeBase64(key.publicKey), [`curve25519:${deviceId}`]: encodeBase64(randomBytes(32)) },
+      },
+      alice.userId,
+      key,
+    );
+    await alice.step("upload device keys", "POST", cs.v3`/keys/upload`, { body: { device_keys: deviceKeys } });
     const res = await peer.request("GET", fed.v1`/user/devices/${alice.userId}`);
     expect(res).toHaveStatus(200);
     expect(res.body.user_id, "user_id").toBe(alice.userId);
     expect(Number.isInteger(res.body.stream_id), "stream_id is an integer").toBe(true);
-    const ids = (res.body.devices as Array<{ device_id: string }>).map((d) => d.device_id);
-    expect(ids, "both of the user's devices").toEqual(expect.arrayContaining([alice.deviceId, login.body.device_id]));
+    const device = (res.body.devices as Array<{ device_id: string; keys: Record<string, unknown> }>).find((d) => d.device_id === deviceId);
+    expect(device, `the device ${deviceId} is listed`).toBeDefined();
+    expect((device!.keys as { keys?: unknown }).keys, "the identity keys uploaded").toEqual(deviceKeys.keys);
   });
 });
