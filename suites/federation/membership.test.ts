@@ -1,0 +1,122 @@
+// Invites, leaves and knocks over federation, both ways.
+// Spec: server-server-api/#inviting-to-a-room, #leaving-rooms-rejecting-invites, #knocking-rooms.
+import { ROOM_VERSION_IDS, verifyEventSignature } from "../../harness/crypto/index.ts";
+import {
+  authRulesFor,
+  describe,
+  expect,
+  expectAllowed,
+  expectOk,
+  fed,
+  joinPeerRoom,
+  knownVersion,
+  skipUnlessRoomVersion,
+  spec,
+  test,
+} from "../../harness/fixtures/federation.ts";
+
+const INVITE_V2 = "server-server-api/#put_matrixfederationv2inviteroomideventid";
+const LEAVING = "server-server-api/#leaving-rooms-rejecting-invites";
+const MAKE_KNOCK = "server-server-api/#get_matrixfederationv1make_knockroomiduserid";
+const SEND_KNOCK = "server-server-api/#put_matrixfederationv1send_knockroomideventid";
+
+describe.each(ROOM_VERSION_IDS.map((v) => [v]))("room version %s", (version) => {
+  describe("invites", () => {
+    test("a target user inviting a peer user sends PUT /v2/invite with the room version and the invite signed by the target", spec(INVITE_V2, "1.0"), async ({ peer, alice, federation, log, skip }) => {
+      await skipUnlessRoomVersion(skip, alice, version);
+      const roomId = await alice.createRoom({ preset: "private_chat", room_version: version });
+      peer.handle.invites();
+      const dave = peer.userId("dave");
+      await alice.invite(roomId, dave);
+      const got = await peer.waitForPdu((p) => p.via === "invite" && p.event.state_key === dave, 10_000, `the invite of ${dave}`);
+      expect(got.problems, "problems the peer found with the invite").toEqual([]);
+      expect([got.event.type, got.event.sender, (got.event.content as Record<string, unknown>)?.membership, got.event.room_id], "type, sender, membership, room").toEqual(["m.room.member", alice.userId, "invite", roomId]);
+      const keys = await peer.eventKeys(federation.serverName);
+      expectOk(verifyEventSignature(got.event, knownVersion(version), federation.serverName, keys), `the signature of ${federation.serverName}`);
+      const exchange = log.exchanges.find((e) => e.channel.startsWith("federation-in:") && e.method === "PUT" && e.url.includes("/_matrix/federation/"));
+      expect(exchange?.url, "the invite used the v2 API").toContain("/_matrix/federation/v2/invite/");
+      expect(JSON.parse(exchange!.requestBody ?? "{}").room_version, "room_version in the request").toBe(version);
+    });
+
+    test("a peer user's invite to a target user shows in the target user's /sync under rooms.invite", spec(INVITE_V2, "1.0"), async ({ peer, alice, skip }) => {
+      await skipUnlessRoomVersion(skip, alice, version);
+      const bob = peer.userId("bob");
+      const room = peer.createRoom({ version, creator: bob, name: "invited over federation" });
+      await peer.inviteTargetUser(room.roomId, bob, alice.userId);
+      const res = await alice.syncUntil(`the invite to ${room.roomId}`, (s) => s.rooms?.invite?.[room.roomId] !== undefined);
+      const events = (res.rooms!.invite![room.roomId]!.invite_state?.events ?? []) as Array<{ type: string; state_key?: string; content?: Record<string, unknown> }>;
+      const member = events.find((e) => e.type === "m.room.member" && e.state_key === alice.userId);
+      expect(member?.content?.membership, "invite_state holds the invite for the user").toBe("invite");
+    });
+
+    test("rejecting a peer's invite goes through make_leave and send_leave at the peer with a correct leave", spec(LEAVING, "1.0"), async ({ peer, alice, federation, skip }) => {
+      await skipUnlessRoomVersion(skip, alice, version);
+      const bob = peer.userId("bob");
+      const room = peer.createRoom({ version, creator: bob });
+      await peer.inviteTargetUser(room.roomId, bob, alice.userId);
+      peer.handle.leaves();
+      await alice.syncUntil(`the invite to ${room.roomId}`, (s) => s.rooms?.invite?.[room.roomId] !== undefined);
+      await alice.leave(room.roomId);
+      const got = await peer.waitForPdu((p) => p.via === "send_leave" && p.event.state_key === alice.userId, 10_000, `the send_leave of ${alice.userId}`);
+      expect(got.problems, "problems the peer found with the leave").toEqual([]);
+      expect([got.event.sender, (got.event.content as Record<string, unknown>)?.membership], "sender, membership").toEqual([alice.userId, "leave"]);
+      const keys = await peer.eventKeys(federation.serverName);
+      expectOk(verifyEventSignature(got.event, knownVersion(version), federation.serverName, keys), `the signature of ${federation.serverName}`);
+    });
+  });
+
+  describe("leaves", () => {
+    test("a target user leaving a peer's room sends a leave the peer accepts: signed and authorised", spec(LEAVING, "1.0"), async ({ peer, alice, federation, skip }) => {
+      await skipUnlessRoomVersion(skip, alice, version);
+      const room = peer.createRoom({ version, creator: peer.userId("bob") });
+      peer.handle.transactions();
+      await joinPeerRoom(peer, alice, room);
+      await alice.leave(room.roomId);
+      const got = await peer.waitForPdu((p) => p.event.type === "m.room.member" && p.event.state_key === alice.userId && (p.event.content as Record<string, unknown>)?.membership === "leave", 10_000, `the leave of ${alice.userId}`);
+      expect(got.problems, "problems the peer found with the leave").toEqual([]);
+      expect(got.event.sender, "sender").toBe(alice.userId);
+      const keys = await peer.eventKeys(federation.serverName);
+      expectOk(verifyEventSignature(got.event, knownVersion(version), federation.serverName, keys), `the signature of ${federation.serverName}`);
+      expectAllowed(room.authorize(got.event, "auth_events"), "the auth rules against its auth events");
+      expect(room.membership(alice.userId), "the peer's view of the membership").toBe("leave");
+    });
+
+    test("a peer user leaves a target room with make_leave and send_leave, and the target user sees the leave", spec(LEAVING, "1.0"), async ({ peer, alice, skip }) => {
+      await skipUnlessRoomVersion(skip, alice, version);
+      const roomId = await alice.createRoom({ preset: "public_chat", room_version: version });
+      const bob = peer.userId("bob");
+      await peer.joinRoomOnTarget(roomId, bob, version, { strict: false });
+      const { eventId } = await peer.leaveRoomOnTarget(roomId, bob);
+      const seen = await alice.syncUntilEvent(roomId, (e) => e.event_id === eventId, "the peer user's leave");
+      expect(seen.content.membership, "membership").toBe("leave");
+      const state = await alice.getState<{ membership: string }>(roomId, "m.room.member", bob);
+      expect(state.membership, "the room state").toBe("leave");
+    });
+  });
+
+  describe("knocks", () => {
+    const knocking = authRulesFor(knownVersion(version)).knock;
+    if (knocking) {
+      test("a peer user knocks on a target room with make_knock and send_knock; the room admin sees the knock", spec(SEND_KNOCK, "1.1"), async ({ peer, alice, skip }) => {
+        await skipUnlessRoomVersion(skip, alice, version);
+        const roomId = await alice.createRoom({ preset: "private_chat", room_version: version, initial_state: [{ type: "m.room.join_rules", state_key: "", content: { join_rule: "knock" } }] });
+        const bob = peer.userId("bob");
+        const { eventId, send } = await peer.membershipOnTarget("knock", roomId, bob, { versions: [version] });
+        expect(Array.isArray(send.body.knock_room_state), "knock_room_state is a list of stripped state").toBe(true);
+        const seen = await alice.syncUntilEvent(roomId, (e) => e.event_id === eventId, "the knock");
+        expect([seen.type, seen.state_key, seen.content.membership], "the knock as the admin sees it").toEqual(["m.room.member", bob, "knock"]);
+      });
+    } else {
+      test("make_knock for a room of a version without knocking is refused with 400 M_INCOMPATIBLE_ROOM_VERSION", spec(MAKE_KNOCK, "1.1"), async ({ peer, alice, skip }) => {
+        // A knocking server lists the versions it can knock in (7 and later); the room's version is
+        // not among them, the case make_knock answers with 400 M_INCOMPATIBLE_ROOM_VERSION.
+        await skipUnlessRoomVersion(skip, alice, version);
+        const roomId = await alice.createRoom({ preset: "public_chat", room_version: version });
+        const res = await peer.request("GET", fed.v1`/make_knock/${roomId}/${peer.userId("bob")}`, { query: { ver: ROOM_VERSION_IDS.filter((v) => authRulesFor(knownVersion(v)).knock) } });
+        expect(res).toBeMatrixError(400, "M_INCOMPATIBLE_ROOM_VERSION");
+        expect(res.body.room_version, "room_version names the room's version").toBe(version);
+      });
+    }
+  });
+});
+
