@@ -36,8 +36,10 @@ export default defineConfig({
           name: "suites",
           include: ["suites/**/*.test.ts"],
           globalSetup: ["harness/fixtures/global-setup.ts"],
-          testTimeout: 30_000,
-          hookTimeout: 30_000,
+          // Above the longest bounded waiter (federation waits, 25 s), so a wait that runs out
+          // fails with its own message rather than vitest's generic timeout.
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
         },
       },
     ],

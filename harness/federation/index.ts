@@ -17,6 +17,7 @@ export {
   FederationPeer,
   checkMembershipTemplate,
   fed,
+  FEDERATION_WAIT_MS,
   type Handler,
   type HandlerResult,
   type InboundRequest,

@@ -28,6 +28,12 @@ import { PeerRoom, createPeerRoom, stateKey, type CreateRoomOptions, type EventI
 import { issueServerCert, type RunCa } from "./tls.ts";
 import { Inbox } from "./waiters.ts";
 import { signRequest, verifyRequest, type SignableRequest, type XMatrixParams } from "./xmatrix.ts";
+
+/**
+ * How long a waiter gives the target to send something over federation. Servers batch and delay
+ * outbound transactions, more so on a loaded machine; MATRIX_CONFORMANCE_FEDERATION_WAIT_MS moves it.
+ */
+export const FEDERATION_WAIT_MS = Number(process.env.MATRIX_CONFORMANCE_FEDERATION_WAIT_MS) || 25_000;
 import { installHandlers, type PeerHandlers } from "./handlers.ts";
 
 /** Path builders for the federation APIs: fed.v1`/make_join/${roomId}/${userId}`. */
@@ -776,12 +782,12 @@ export class FederationPeer {
   // ---- waiting ----
 
   /** The first PDU (received before or after the call) matching `predicate`, within `timeoutMs`. */
-  waitForPdu(predicate: (pdu: ReceivedPdu) => boolean, timeoutMs = 10_000, what = "a matching PDU"): Promise<ReceivedPdu> {
+  waitForPdu(predicate: (pdu: ReceivedPdu) => boolean, timeoutMs = FEDERATION_WAIT_MS, what = "a matching PDU"): Promise<ReceivedPdu> {
     return this.pdus.waitFor(predicate, timeoutMs, what, this.label);
   }
 
   /** The first EDU (received before or after the call) matching `predicate`, within `timeoutMs`. */
-  waitForEdu(predicate: (edu: ReceivedEdu) => boolean, timeoutMs = 10_000, what = "a matching EDU"): Promise<ReceivedEdu> {
+  waitForEdu(predicate: (edu: ReceivedEdu) => boolean, timeoutMs = FEDERATION_WAIT_MS, what = "a matching EDU"): Promise<ReceivedEdu> {
     return this.edus.waitFor(predicate, timeoutMs, what, this.label);
   }
 

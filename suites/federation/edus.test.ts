@@ -4,7 +4,7 @@
 // Spec: server-server-api/#edus, #typing-notifications, #receipts, #presence, #device-management.
 import { randomBytes } from "node:crypto";
 import { encodeBase64, generateSigningKey, signJson } from "../../harness/crypto/index.ts";
-import {
+import { FEDERATION_WAIT_MS,
   cs,
   describe,
   expect,
@@ -75,7 +75,7 @@ describe("read receipts", () => {
     await alice.syncUntilEvent(room.roomId, (e) => e.event_id === eventId, "the peer's message");
     await alice.step("send a read receipt", "POST", cs.v3`/rooms/${room.roomId}/receipt/m.read/${eventId}`, { body: {} });
     const receiptOf = (e: ReceivedEdu) => (e.content as Record<string, any>)?.[room.roomId]?.["m.read"]?.[alice.userId];
-    const edu = await peer.waitForEdu((e) => e.edu_type === "m.receipt" && receiptOf(e) !== undefined, 10_000, `m.receipt from ${alice.userId}`);
+    const edu = await peer.waitForEdu((e) => e.edu_type === "m.receipt" && receiptOf(e) !== undefined, FEDERATION_WAIT_MS, `m.receipt from ${alice.userId}`);
     const receipt = receiptOf(edu);
     expect(receipt.event_ids, "event_ids").toContain(eventId);
     expect(Number.isInteger(receipt.data?.ts), `data.ts ${JSON.stringify(receipt.data?.ts)} is an integer timestamp`).toBe(true);

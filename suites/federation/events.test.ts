@@ -5,7 +5,7 @@
 // #checks-performed-on-receipt-of-a-pdu, #validating-hashes-and-signatures-on-received-events,
 // #auth-events-selection.
 import { ROOM_VERSION_IDS, checkContentHash, verifyEventSignature } from "../../harness/crypto/index.ts";
-import {
+import { FEDERATION_WAIT_MS,
   describe,
   describePdu,
   expect,
@@ -51,7 +51,7 @@ describe.each(ROOM_VERSION_IDS.map((v) => [v]))("room version %s", (version) => 
   test("a target user's message reaches the peer in a transaction, hashed, signed by the target and authorised", spec("server-server-api/#validating-hashes-and-signatures-on-received-events", "1.0"), async ({ peer, alice, federation, skip }) => {
     const { room } = await arrange(peer, alice, skip);
     const eventId = await alice.sendMessage(room.roomId, "hello peer");
-    const got = await peer.waitForPdu((p) => p.eventId === eventId, 10_000, `alice's message ${eventId}`);
+    const got = await peer.waitForPdu((p) => p.eventId === eventId, FEDERATION_WAIT_MS, `alice's message ${eventId}`);
     const event = got.event;
     expect(got.via, "delivered in a transaction").toBe("transaction");
     expect(checkContentHash(event, version), "hashes.sha256 is the content hash").toBe(true);
@@ -67,7 +67,7 @@ describe.each(ROOM_VERSION_IDS.map((v) => [v]))("room version %s", (version) => 
     const latest = room.forwardExtremities();
     const latestDepth = Math.max(...latest.map((id) => room.event(id)!.model.depth ?? 0));
     const eventId = await alice.sendMessage(room.roomId, "where am I");
-    const got = await peer.waitForPdu((p) => p.eventId === eventId, 10_000, `alice's message ${eventId}`);
+    const got = await peer.waitForPdu((p) => p.eventId === eventId, FEDERATION_WAIT_MS, `alice's message ${eventId}`);
     expect(refIds(got.event.prev_events), "prev_events: the forward extremities when it was sent").toEqual(latest);
     expect(got.event.depth, "depth: one more than its deepest prev event").toBe(latestDepth + 1);
     const before = room.stateBeforeEvent(eventId)!;

@@ -5,7 +5,7 @@
 // Spec: server-server-api/#backfilling-and-retrieving-missing-events, #retrieving-events,
 // #retrieving-event-authorisation-information.
 import { ROOM_VERSION_IDS } from "../../harness/crypto/index.ts";
-import {
+import { FEDERATION_WAIT_MS,
   describe,
   describePdu,
   eventIdOf,
@@ -50,7 +50,7 @@ async function arrange(peer: FederationPeer, alice: UserClient, version: string,
   const join = await joinPeerRoom(peer, alice, room);
   const messages: string[] = [];
   for (let i = 0; i < count; i++) messages.push(await alice.sendMessage(room.roomId, `history ${i}`));
-  for (const id of messages) await peer.waitForPdu((p) => p.eventId === id, 10_000, `the target user's message ${id}`);
+  for (const id of messages) await peer.waitForPdu((p) => p.eventId === id, FEDERATION_WAIT_MS, `the target user's message ${id}`);
   return { roomId: room.roomId, joinEventId: join.eventId, v: room.version, messages };
 }
 
@@ -152,7 +152,7 @@ describe.each(ROOM_VERSION_IDS.map((v) => [v]))("room version %s", (version) => 
       expect(res).toHaveStatus(200);
       expect(res.body.pdu_ids, "the state before the name event does not hold it").not.toContain(nameId);
       const later = await alice.sendMessage(roomId, "after the name");
-      await peer.waitForPdu((p) => p.eventId === later, 10_000, "a later message");
+      await peer.waitForPdu((p) => p.eventId === later, FEDERATION_WAIT_MS, "a later message");
       const after = await peer.request("GET", fed.v1`/state/${roomId}`, { query: { event_id: later } });
       expect(after).toHaveStatus(200);
       expect(ids(after.body.pdus, v), "the state before a later event holds the name event").toContain(nameId);

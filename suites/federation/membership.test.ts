@@ -1,7 +1,7 @@
 // Invites, leaves and knocks over federation, both ways.
 // Spec: server-server-api/#inviting-to-a-room, #leaving-rooms-rejecting-invites, #knocking-rooms.
 import { ROOM_VERSION_IDS, verifyEventSignature } from "../../harness/crypto/index.ts";
-import {
+import { FEDERATION_WAIT_MS,
   authRulesFor,
   describe,
   expect,
@@ -31,7 +31,7 @@ describe.each(ROOM_VERSION_IDS.map((v) => [v]))("room version %s", (version) => 
       peer.profiles.set(dave, { displayname: "Dave" });
       peer.handle.profiles();
       await alice.invite(roomId, dave);
-      const got = await peer.waitForPdu((p) => p.via === "invite" && p.event.state_key === dave, 10_000, `the invite of ${dave}`);
+      const got = await peer.waitForPdu((p) => p.via === "invite" && p.event.state_key === dave, FEDERATION_WAIT_MS, `the invite of ${dave}`);
       expect(got.problems, "problems the peer found with the invite").toEqual([]);
       expect([got.event.type, got.event.sender, (got.event.content as Record<string, unknown>)?.membership, got.event.room_id], "type, sender, membership, room").toEqual(["m.room.member", alice.userId, "invite", roomId]);
       const keys = await peer.eventKeys(federation.serverName);
@@ -60,7 +60,7 @@ describe.each(ROOM_VERSION_IDS.map((v) => [v]))("room version %s", (version) => 
       peer.handle.leaves();
       await alice.syncUntil(`the invite to ${room.roomId}`, (s) => s.rooms?.invite?.[room.roomId] !== undefined);
       await alice.leave(room.roomId);
-      const got = await peer.waitForPdu((p) => p.via === "send_leave" && p.event.state_key === alice.userId, 10_000, `the send_leave of ${alice.userId}`);
+      const got = await peer.waitForPdu((p) => p.via === "send_leave" && p.event.state_key === alice.userId, FEDERATION_WAIT_MS, `the send_leave of ${alice.userId}`);
       expect(got.problems, "problems the peer found with the leave").toEqual([]);
       expect([got.event.sender, (got.event.content as Record<string, unknown>)?.membership], "sender, membership").toEqual([alice.userId, "leave"]);
       const keys = await peer.eventKeys(federation.serverName);
@@ -75,7 +75,7 @@ describe.each(ROOM_VERSION_IDS.map((v) => [v]))("room version %s", (version) => 
       peer.handle.transactions();
       await joinPeerRoom(peer, alice, room);
       await alice.leave(room.roomId);
-      const got = await peer.waitForPdu((p) => p.event.type === "m.room.member" && p.event.state_key === alice.userId && (p.event.content as Record<string, unknown>)?.membership === "leave", 10_000, `the leave of ${alice.userId}`);
+      const got = await peer.waitForPdu((p) => p.event.type === "m.room.member" && p.event.state_key === alice.userId && (p.event.content as Record<string, unknown>)?.membership === "leave", FEDERATION_WAIT_MS, `the leave of ${alice.userId}`);
       expect(got.problems, "problems the peer found with the leave").toEqual([]);
       expect(got.event.sender, "sender").toBe(alice.userId);
       const keys = await peer.eventKeys(federation.serverName);
