@@ -6,7 +6,7 @@
 // exchange when the server does not do what the step needs, so a broken precondition is not
 // mistaken for the behaviour under test.
 
-import { Agent, request as undiciRequest } from "undici";
+import { Agent, request as undiciRequest, type Dispatcher } from "undici";
 import { ExchangeLog, cutBody, formatExchange, selectHeaders, type Exchange, type SchemaCheck } from "./exchange.ts";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -94,6 +94,80 @@ export function newTxnId(): string {
   return `mc${process.pid}.${Date.now().toString(36)}.${++txnCounter}`;
 }
 
+/** One request on the wire: sent, timed, parsed, schema-checked and recorded in the log. */
+export async function performExchange<T = Body>(call: {
+  log: ExchangeLog;
+  channel: string;
+  validator?: ResponseValidator;
+  dispatcher: Dispatcher;
+  method: string;
+  url: string;
+  /** The request path the schema check matches (no query string). */
+  schemaPath: string;
+  headers: Record<string, string>;
+  payload?: string;
+  timeoutMs: number;
+}): Promise<{ response: Response<T>; exchange: Exchange; transportError?: string }> {
+  const { timeoutMs: timeout } = call;
+  const startedAt = new Date();
+  const t0 = performance.now();
+  let status: number | undefined;
+  let resHeaders: Record<string, string> = {};
+  let text = "";
+  let transportError: string | undefined;
+  try {
+    const res = await undiciRequest(call.url, {
+      method: call.method as "GET",
+      headers: call.headers,
+      body: call.payload,
+      dispatcher: call.dispatcher,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      signal: AbortSignal.timeout(timeout),
+    });
+    status = res.statusCode;
+    resHeaders = flattenHeaders(res.headers);
+    text = await res.body.text();
+  } catch (err) {
+    transportError = describeTransportError(err, timeout);
+  }
+  const durationMs = performance.now() - t0;
+  const t1 = performance.now();
+
+  const contentType = resHeaders["content-type"];
+  let body: unknown;
+  let json = false;
+  if (text && contentType?.toLowerCase().includes("json")) {
+    try {
+      body = JSON.parse(text);
+      json = true;
+    } catch {
+      body = undefined;
+    }
+  }
+  let schema: SchemaCheck | undefined;
+  if (status !== undefined && call.validator) {
+    // Hand over the raw text when it did not parse, so the check can say what is wrong with it.
+    schema = call.validator({ method: call.method, path: call.schemaPath, status, contentType, body: json ? body : text || undefined });
+  }
+  const exchange = call.log.add({
+    channel: call.channel,
+    method: call.method,
+    url: call.url,
+    requestHeaders: selectHeaders(call.headers),
+    requestBody: cutBody(call.payload),
+    status,
+    responseHeaders: selectHeaders(resHeaders),
+    responseBody: cutBody(text),
+    startedAt: startedAt.toISOString(),
+    durationMs,
+    schema,
+    error: transportError,
+  });
+  exchange.overheadMs = performance.now() - t1;
+  return { response: { status: status ?? 0, headers: resHeaders, body: body as T, text, json, exchange }, exchange, transportError };
+}
+
 export class MatrixClient {
   readonly baseUrl: string;
   readonly log: ExchangeLog;
@@ -145,68 +219,20 @@ export class MatrixClient {
       payload = JSON.stringify(opts.body);
       headers["content-type"] = opts.contentType ?? "application/json";
     }
-    const timeout = opts.timeoutMs ?? this.timeoutMs;
-    const startedAt = new Date();
-    const t0 = performance.now();
-    let status: number | undefined;
-    let resHeaders: Record<string, string> = {};
-    let text = "";
-    let transportError: string | undefined;
-    try {
-      const res = await undiciRequest(url, {
-        method: method as "GET",
-        headers,
-        body: payload,
-        dispatcher: sharedAgent,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-        signal: AbortSignal.timeout(timeout),
-      });
-      status = res.statusCode;
-      resHeaders = flattenHeaders(res.headers);
-      text = await res.body.text();
-    } catch (err) {
-      transportError = describeTransportError(err, timeout);
-    }
-    const durationMs = performance.now() - t0;
-    const t1 = performance.now();
-
-    const contentType = resHeaders["content-type"];
-    let body: unknown;
-    let json = false;
-    if (text && contentType?.toLowerCase().includes("json")) {
-      try {
-        body = JSON.parse(text);
-        json = true;
-      } catch {
-        body = undefined;
-      }
-    }
-    let schema: SchemaCheck | undefined;
-    if (status !== undefined && this.validator) {
-      const parsedPath = urlPath.split("?")[0] ?? urlPath;
-      // Hand over the raw text when it did not parse, so the check can say what is wrong with it.
-      schema = this.validator({ method, path: parsedPath, status, contentType, body: json ? body : text || undefined });
-    }
-    const exchange = this.log.add({
+    const r = await performExchange<T>({
+      log: this.log,
       channel: this.channel,
+      validator: this.validator,
+      dispatcher: sharedAgent,
       method,
       url,
-      requestHeaders: selectHeaders(headers),
-      requestBody: cutBody(payload),
-      status,
-      responseHeaders: selectHeaders(resHeaders),
-      responseBody: cutBody(text),
-      startedAt: startedAt.toISOString(),
-      durationMs,
-      schema,
-      error: transportError,
+      schemaPath: urlPath.split("?")[0] ?? urlPath,
+      headers,
+      payload,
+      timeoutMs: opts.timeoutMs ?? this.timeoutMs,
     });
-    exchange.overheadMs = performance.now() - t1;
-    if (transportError) {
-      throw new StepFailed(`${method} ${urlPath}`, exchange, transportError);
-    }
-    return { status: status!, headers: resHeaders, body: body as T, text, json, exchange };
+    if (r.transportError) throw new StepFailed(`${method} ${urlPath}`, r.exchange, r.transportError);
+    return r.response;
   }
 
   get<T = Body>(urlPath: string, opts?: RequestOptions) {

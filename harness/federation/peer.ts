@@ -19,7 +19,7 @@ import { createServer, type Server } from "node:https";
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Agent } from "undici";
-import { StepFailed, path as pathTemplate, type Response, type ResponseValidator } from "../client/client.ts";
+import { StepFailed, path as pathTemplate, performExchange, type Response, type ResponseValidator } from "../client/client.ts";
 import { ExchangeLog, cutBody, formatExchange, selectHeaders, type Exchange, type SchemaCheck } from "../client/exchange.ts";
 import { ROOM_VERSION_IDS, hashAndSignEvent, type SigningKey, type VerifyKeys } from "../crypto/index.ts";
 import { describePdu, eventIdOf, knownVersion, pduCryptoProblems, pduFormatProblems, type RoomVersionId, type WirePdu } from "./events.ts";
@@ -479,69 +479,20 @@ export class FederationPeer {
       }
     }
     const base = this.urlFor(destination);
-    const timeout = opts.timeoutMs ?? this.timeoutMs;
-    const startedAt = new Date();
-    const t0 = performance.now();
-    let status: number | undefined;
-    let resHeaders: Record<string, string> = {};
-    let text = "";
-    let transportError: string | undefined;
-    try {
-      const res = await this.agent.request({
-        origin: base,
-        path: uri,
-        method: method as "GET",
-        headers,
-        body: payload,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-        signal: AbortSignal.timeout(timeout),
-      });
-      status = res.statusCode;
-      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) resHeaders[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
-      text = await res.body.text();
-    } catch (err) {
-      const e = err as { name?: string; code?: string; message?: string };
-      transportError =
-        e?.name === "TimeoutError" || e?.code === "UND_ERR_HEADERS_TIMEOUT" || e?.code === "UND_ERR_BODY_TIMEOUT"
-          ? `no response within ${timeout} ms`
-          : `${e?.code ? `${e.code}: ` : ""}${e?.message ?? String(err)}`;
-    }
-    const durationMs = performance.now() - t0;
-    const contentType = resHeaders["content-type"];
-    let parsed: unknown;
-    let json = false;
-    if (text) {
-      try {
-        parsed = JSON.parse(text);
-        json = !!contentType?.toLowerCase().includes("json");
-      } catch {
-        parsed = undefined;
-      }
-    }
-    let schema: SchemaCheck | undefined;
-    if (status !== undefined && this.validator) {
-      schema = this.validator({ method, path: urlPath, status, contentType, body: json ? parsed : undefined });
-      if (text && contentType?.toLowerCase().includes("json") && parsed === undefined) {
-        schema = { ...schema, errors: [...schema.errors, { instancePath: "", rule: "json", message: "the body is declared as JSON but does not parse as JSON", value: text.slice(0, 200) }] };
-      }
-    }
-    const exchange = this.log.add({
+    const r = await performExchange<T>({
+      log: this.log,
       channel: `federation-out:${destination}`,
+      validator: this.validator,
+      dispatcher: this.agent,
       method,
       url: `${base}${uri}`,
-      requestHeaders: selectHeaders(headers),
-      requestBody: cutBody(payload),
-      status,
-      responseHeaders: selectHeaders(resHeaders),
-      responseBody: cutBody(text),
-      startedAt: startedAt.toISOString(),
-      durationMs,
-      schema,
-      error: transportError,
+      schemaPath: urlPath,
+      headers,
+      payload,
+      timeoutMs: opts.timeoutMs ?? this.timeoutMs,
     });
-    if (transportError) throw new StepFailed(`${this.label}: ${method} ${urlPath} to ${destination}`, exchange, transportError);
-    return { status: status!, headers: resHeaders, body: (json ? parsed : undefined) as T, text, json, exchange };
+    if (r.transportError) throw new StepFailed(`${this.label}: ${method} ${urlPath} to ${destination}`, r.exchange, r.transportError);
+    return r.response;
   }
 
   private async fetchKeyDocument(serverName: string): Promise<unknown> {
