@@ -8,7 +8,7 @@
 // `npm run test:harness` runs the first two; `matrix-conformance run` drives "suites".
 import { defineConfig } from "vitest/config";
 
-const E2E = ["test/stub/**/*.test.ts", "test/targets/**/*.test.ts"];
+const E2E = ["test/stub/**/*.test.ts", "test/targets/**/*.test.ts", "test/stateres/cli.test.ts"];
 
 export default defineConfig({
   test: {
