@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import type { Baseline } from "./report/baseline.ts";
 import type { RunReport } from "./report/model.ts";
-import { SpecSourceError, resolveSpecDir, detectSpecVersion } from "./schemas/index.ts";
+import { SPEC_RELEASE_TAG, SpecSourceError, detectSpecVersion, fetchSpec, resolveSpecDir } from "./schemas/index.ts";
 import { SetupError, TARGETS, defaultCacheDir, isKnownTarget, liveProcesses, startTarget, type Deployment } from "./targets/index.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -223,6 +223,23 @@ export function buildProgram(): Command {
     .option("--update-baseline", "write the run's failures to the baseline file for review")
     .action(async (opts: RunOptions) => {
       process.exitCode = await runSuites(opts);
+    });
+
+  program
+    .command("spec")
+    .description("manage the Matrix spec the suite checks against")
+    .command("fetch")
+    .description("fetch a release of matrix-org/matrix-spec into the cache with git (needs internet access); later runs use it when no --spec-dir or MATRIX_SPEC_DIR is given")
+    .option("--tag <tag>", "the spec release tag", SPEC_RELEASE_TAG)
+    .option("--cache-dir <dir>", "the cache (default: $MATRIX_CONFORMANCE_CACHE or ~/.cache/matrix-conformance)")
+    .action(async (opts: { tag: string; cacheDir?: string }) => {
+      try {
+        const r = await fetchSpec(opts.cacheDir ? resolve(opts.cacheDir) : defaultCacheDir(), opts.tag);
+        process.stdout.write(`${r.fetched ? "fetched" : "already fetched"}: the Matrix spec ${opts.tag} in ${r.dir}\n`);
+      } catch (err) {
+        if (err instanceof SpecSourceError) throw new Fatal(err.message);
+        throw err;
+      }
     });
 
   program

@@ -55,6 +55,7 @@ import { Spec } from "./spec.ts";
 
 export { SpecSourceError, ProjectDataError } from "./errors.ts";
 export { resolveSpecDir, SPEC_RELEASE_TAG } from "./spec-dir.ts";
+export { cachedSpecDir, fetchSpec, SPEC_REPOSITORY } from "./fetch.ts";
 export { defaultCacheDir, detectSpecVersion } from "./loader.ts";
 export { Spec, STANDARD_ERROR_SCHEMA, isJsonMediaType } from "./spec.ts";
 export type { ResponseInput, ResponseValidation, EventValidation, EventValidationOptions, SpecStats } from "./spec.ts";

@@ -25,6 +25,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { defaultCacheDir as cacheRoot } from "../targets/cache.ts";
 import YAML from "yaml";
 
 /** Bump when the shape of the cache file or of the parsed data changes. */
@@ -56,14 +57,7 @@ export interface LoadOptions {
 
 /** `$MATRIX_CONFORMANCE_CACHE/spec-cache` or `${XDG_CACHE_HOME:-~/.cache}/matrix-conformance/spec-cache`. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const root =
-    env.MATRIX_CONFORMANCE_CACHE && env.MATRIX_CONFORMANCE_CACHE !== ""
-      ? env.MATRIX_CONFORMANCE_CACHE
-      : path.join(
-          env.XDG_CACHE_HOME && env.XDG_CACHE_HOME !== "" ? env.XDG_CACHE_HOME : path.join(os.homedir(), ".cache"),
-          "matrix-conformance",
-        );
-  return path.join(root, "spec-cache");
+  return path.join(cacheRoot(env), "spec-cache");
 }
 
 interface ListedFile {

@@ -3,7 +3,9 @@
 
 import fs from "node:fs";
 import path from "node:path";
+import { defaultCacheDir } from "../targets/cache.ts";
 import { SpecSourceError } from "./errors.ts";
+import { cachedSpecDir } from "./fetch.ts";
 
 /** The release of the spec the project's data (formats, overlays) was written against. */
 export const SPEC_RELEASE_TAG = "v1.19";
@@ -14,7 +16,11 @@ const HOW_TO_PROVIDE = [
   "",
   `    git clone --depth 1 --branch ${SPEC_RELEASE_TAG} https://github.com/matrix-org/matrix-spec`,
   "",
-  "and point at that directory (the one containing data/api) with either",
+  "or let the suite fetch that release into its cache (needs git and internet access):",
+  "",
+  `    npx matrix-conformance spec fetch --tag ${SPEC_RELEASE_TAG}`,
+  "",
+  "or point at a checkout (the directory containing data/api) with either",
   "",
   "    --spec-dir DIR          on the matrix-conformance command line, or",
   "    MATRIX_SPEC_DIR=DIR     in the environment.",
@@ -44,6 +50,9 @@ export function resolveSpecDir(explicit?: string, env: NodeJS.ProcessEnv = proce
     given = env.MATRIX_SPEC_DIR;
     origin = "MATRIX_SPEC_DIR";
   } else {
+    // A release fetched earlier with `matrix-conformance spec fetch` is used when nothing is given.
+    const fetched = cachedSpecDir(defaultCacheDir(env), SPEC_RELEASE_TAG);
+    if (isDir(path.join(fetched, "data", "api"))) return fetched;
     throw new SpecSourceError(`No Matrix spec directory was given.\n${HOW_TO_PROVIDE}`);
   }
   const dir = path.resolve(given);
