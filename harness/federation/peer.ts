@@ -105,6 +105,8 @@ export interface InboundRequest {
   body: unknown;
   /** The authenticated origin server ("" for unauthenticated endpoints). */
   origin: string;
+  /** The Authorization header as sent, for tests that check the sender's signature themselves. */
+  authorization?: string;
 }
 
 export interface HandlerResult {
@@ -426,7 +428,7 @@ export class FederationPeer {
         unexpected: `no handler expects ${method} ${pathname} (switch one on with peer.handle.*)`,
       };
     }
-    return matched.route.handler({ method, path: pathname, uri, query, params: matched.params, body, origin });
+    return matched.route.handler({ method, path: pathname, uri, query, params: matched.params, body, origin, authorization });
   }
 
   /** The peer's signed key document. */
