@@ -3,48 +3,23 @@
 // run's CA in both directions, stops without leaving a process behind, and explains setup problems.
 import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:https";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Agent, request } from "undici";
-import { afterAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { ExchangeLog, MatrixClient, registerUser } from "../../harness/client/index.ts";
 import { createRunCa, issueServerCert, type RunCa } from "../../harness/federation/tls.ts";
 import { defaultCacheDir } from "../../harness/targets/cache.ts";
 import { DENDRITE_VERSION, dendriteVersion, mergeConfig } from "../../harness/targets/dendrite.ts";
 import { startTarget } from "../../harness/targets/index.ts";
+import { answers, eventually, tempDir } from "./helpers.ts";
 import { SetupError } from "../../harness/targets/types.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const SPEC_DIR = process.env.MATRIX_SPEC_DIR ?? resolve(ROOT, "../shared/matrix-spec");
 /** The first build of Dendrite takes minutes on two cores; later runs find it in the cache. */
 const BUILD_TIMEOUT = 30 * 60_000;
-const dirs: string[] = [];
-const tempDir = async (p: string) => {
-  const d = await mkdtemp(join(tmpdir(), p));
-  dirs.push(d);
-  return d;
-};
-afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
-async function answers(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-    await res.arrayBuffer();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-async function eventually(cond: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return cond();
-}
 
 /** A stand-in federation peer on loopback with a certificate from `ca`, recording what reaches it. */
 async function fakePeer(ca: RunCa): Promise<{ port: number; requests: string[]; tlsErrors: number; close(): void }> {

@@ -5,15 +5,16 @@
 // with ci/docker/start-dockerd.sh.
 import { execFile, spawn } from "node:child_process";
 import { request as httpRequest } from "node:http";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { hostname, tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { Agent, request } from "undici";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, test } from "vitest";
 import { ExchangeLog, MatrixClient, registerUser } from "../../harness/client/index.ts";
 import { createRunCa } from "../../harness/federation/tls.ts";
 import { LABEL_OWNER, LABEL_RUN, imageLogName, ownerIsGone, processIdentity, startImage } from "../../harness/targets/image.ts";
+import { tempDir } from "./helpers.ts";
 import { SetupError } from "../../harness/targets/types.ts";
 
 const run = promisify(execFile);
@@ -44,13 +45,6 @@ const SKIP_REASON = `no Docker engine answers at ${DOCKER_HOST}; start one with 
 if (!dockerAvailable) console.warn(`test/targets/image.test.ts: SKIPPING the container tests: ${SKIP_REASON}`);
 const withDocker = dockerAvailable ? "" : ` (SKIPPED: ${SKIP_REASON})`;
 
-const dirs: string[] = [];
-const tempDir = async (p: string) => {
-  const d = await mkdtemp(join(tmpdir(), p));
-  dirs.push(d);
-  return d;
-};
-afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
 async function docker(...args: string[]): Promise<string> {
   return (await run("docker", args, { timeout: 60_000 })).stdout.trim();

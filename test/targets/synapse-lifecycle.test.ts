@@ -1,42 +1,16 @@
 // The Synapse target for real: interrupting or killing a run leaves no Synapse behind, and
 // setup problems are reported as plain sentences.
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { startTarget } from "../../harness/targets/index.ts";
+import { answers, eventually, tempDir } from "./helpers.ts";
 import { SetupError } from "../../harness/targets/types.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const SPEC_DIR = process.env.MATRIX_SPEC_DIR ?? resolve(ROOT, "../shared/matrix-spec");
-const dirs: string[] = [];
-const tempDir = async (p: string) => {
-  const d = await mkdtemp(join(tmpdir(), p));
-  dirs.push(d);
-  return d;
-};
-afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
-async function answers(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-    await res.arrayBuffer();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-/** Polls until `cond` holds or the bound passes; returns whether it held. */
-async function eventually(cond: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return cond();
-}
 
 /** Starts the CLI, waits until its Synapse answers, then sends `signal` to the CLI. */
 async function interruptRun(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; versionsUrl: string; stderr: string }> {
