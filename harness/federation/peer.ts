@@ -34,6 +34,9 @@ import { signRequest, verifyRequest, type SignableRequest, type XMatrixParams } 
  * outbound transactions, more so on a loaded machine; MATRIX_CONFORMANCE_FEDERATION_WAIT_MS moves it.
  */
 export const FEDERATION_WAIT_MS = Number(process.env.MATRIX_CONFORMANCE_FEDERATION_WAIT_MS) || 25_000;
+import { readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { installHandlers, type PeerHandlers } from "./handlers.ts";
 
 /** Path builders for the federation APIs: fed.v1`/make_join/${roomId}/${userId}`. */
@@ -168,6 +171,50 @@ export interface TransactionResult {
 
 let txnCounter = 0;
 
+/**
+ * Peer ports are never reused within a run. A peer's server name carries its port, and a target
+ * remembers destinations: if a later peer reused the port of one that had stopped, the target
+ * would see the same server name and hold its transactions back under the backoff it applied to
+ * the stopped one. So ports come from a range of this worker's own (VITEST_POOL_ID), below the
+ * kernel's ephemeral range, handed out in order and skipped when taken.
+ */
+const PORTS_PER_WORKER = 1500;
+const PORT_BASE = 10_000;
+const slot = Math.max(0, (Number(process.env.VITEST_POOL_ID) || 1) - 1) % 14;
+const firstPort = PORT_BASE + slot * PORTS_PER_WORKER;
+// A pool slot may run several test files in successive processes, so the position in the range
+// is kept in a file (one per slot) rather than in this module.
+const counterFile = join(tmpdir(), `matrix-conformance-peer-ports-${slot}`);
+
+function takePort(): number {
+  let next = firstPort;
+  try {
+    const saved = Number(readFileSync(counterFile, "utf8"));
+    if (saved >= firstPort && saved < firstPort + PORTS_PER_WORKER) next = saved;
+  } catch {
+    // first use of this slot
+  }
+  const after = next + 1 < firstPort + PORTS_PER_WORKER ? next + 1 : firstPort;
+  writeFileSync(counterFile, String(after));
+  return next;
+}
+
+async function listenOnFreshPort(server: Server): Promise<void> {
+  for (let tries = 0; tries < PORTS_PER_WORKER; tries++) {
+    const port = takePort();
+    const ok = await new Promise<boolean>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => (err.code === "EADDRINUSE" || err.code === "EACCES" ? resolve(false) : reject(err));
+      server.once("error", onError);
+      server.listen(port, "127.0.0.1", () => {
+        server.off("error", onError);
+        resolve(true);
+      });
+    });
+    if (ok) return;
+  }
+  throw new Error(`no free port in this worker's peer range ${firstPort}-${firstPort + PORTS_PER_WORKER - 1}`);
+}
+
 export class FederationPeer {
   readonly serverName: string;
   readonly port: number;
@@ -236,10 +283,7 @@ export class FederationPeer {
       }
       void peer.onRequest(req, res);
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    });
+    await listenOnFreshPort(server);
     const port = (server.address() as AddressInfo).port;
     const agent = new Agent({ connect: { ca: opts.ca.certPem }, keepAliveTimeout: 5_000, connections: 16 });
     peer = new FederationPeer(opts, server, port, agent);
