@@ -227,6 +227,9 @@ describe("GET /rooms/{roomId}/members and /joined_members", () => {
     await alice.invite(roomId, dave.userId);
     const eve = await newUser({ prefix: "eve" });
     await alice.step("ban eve", "POST", cs.v3`/rooms/${roomId}/ban`, { body: { user_id: eve.userId } });
+    // Read once the ban is in the room (it shows in /sync): a server may apply it a moment after
+    // the ban request returns.
+    await alice.syncUntilEvent(roomId, (e) => e.type === "m.room.member" && e.state_key === eve.userId && e.content?.membership === "ban", "eve's ban");
     const res = await alice.get(cs.v3`/rooms/${roomId}/members`);
     expect(res).toHaveStatus(200);
     const byUser = Object.fromEntries((res.body.chunk as Body[]).filter((e) => e.type === "m.room.member").map((e) => [e.state_key, e.content.membership]));

@@ -60,9 +60,16 @@ describe("GET /sync initial and incremental", () => {
     const { roomId, ids } = await roomWithMessages(alice, 1);
     const first = await syncOnce(alice);
     const newer = await alice.sendMessage(roomId, "after the first sync");
-    const res = await syncOnce(alice, { since: first.next_batch });
-    expect(timelineIds(res, roomId), "the new message").toContain(newer);
-    expect(timelineIds(res, roomId), "the message from before next_batch").not.toContain(ids[0]);
+    // Follow /sync from next_batch (long-polling, bounded) until the new message shows: a server
+    // may make an accepted event visible to /sync a moment after the send returns.
+    alice.since = first.next_batch;
+    const seen: string[] = [];
+    const res = await alice.syncUntil("the new message in an incremental sync", (r) => {
+      seen.push(...timelineIds(r, roomId));
+      return seen.includes(newer);
+    });
+    expect(seen, "the new message").toContain(newer);
+    expect(seen, "the message from before next_batch").not.toContain(ids[0]);
     expect(res.next_batch, "a new position").not.toBe(first.next_batch);
   });
 
