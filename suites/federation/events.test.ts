@@ -11,9 +11,8 @@ import { FEDERATION_WAIT_MS,
   expect,
   expectAllowed,
   expectOk,
-  joinPeerRoom,
+  peerRoomWithTargetUser,
   refIds,
-  skipUnlessRoomVersion,
   spec,
   test,
   type ClientEvent,
@@ -24,14 +23,7 @@ import { FEDERATION_WAIT_MS,
 const RECEIPT = "server-server-api/#checks-performed-on-receipt-of-a-pdu";
 
 describe.each(ROOM_VERSION_IDS.map((v) => [v]))("room version %s", (version) => {
-  const arrange = async (peer: FederationPeer, alice: UserClient, skip: (note: string) => never) => {
-    await skipUnlessRoomVersion(skip, alice, version);
-    const bob = peer.userId("bob");
-    const room = peer.createRoom({ version, creator: bob });
-    peer.handle.transactions();
-    await joinPeerRoom(peer, alice, room);
-    return { room, bob };
-  };
+  const arrange = (peer: FederationPeer, alice: UserClient, skip: (note: string) => never) => peerRoomWithTargetUser(peer, alice, version, skip);
 
   test("a message a peer sends in a transaction is accepted and reaches the target user's /sync", spec("server-server-api/#put_matrixfederationv1sendtxnid", "1.0"), async ({ peer, alice, skip }) => {
     const { room, bob } = await arrange(peer, alice, skip);

@@ -19,8 +19,7 @@ import {
   describe,
   describePdu,
   expect,
-  joinPeerRoom,
-  skipUnlessRoomVersion,
+  peerRoomWithTargetUser,
   spec,
   test,
   type ClientEvent,
@@ -56,14 +55,7 @@ async function servedEvent(alice: UserClient, roomId: string, eventId: string): 
 }
 
 describe.each(ROOM_VERSION_IDS.map((v) => [v]))("room version %s", (version) => {
-  const arrange = async (peer: FederationPeer, alice: UserClient, skip: (note: string) => never) => {
-    await skipUnlessRoomVersion(skip, alice, version);
-    const bob = peer.userId("bob");
-    const room = peer.createRoom({ version, creator: bob });
-    peer.handle.transactions();
-    await joinPeerRoom(peer, alice, room);
-    return { room, bob };
-  };
+  const arrange = (peer: FederationPeer, alice: UserClient, skip: (note: string) => never) => peerRoomWithTargetUser(peer, alice, version, skip);
 
   test("an event whose signature does not verify is dropped: never in /sync nor served", spec(SIGNATURES, "1.0"), async ({ peer, alice, skip }) => {
     // Step 2 of the checks: an event that fails the signature checks is dropped.

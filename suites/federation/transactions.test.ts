@@ -2,19 +2,15 @@
 // uses a new txnId, so the receiver must answer a retry, and the retry must not duplicate what it
 // carried (an event is identified by its event ID).
 // Spec: server-server-api/#put_matrixfederationv1sendtxnid, #transactions.
-import { cs, describe, expect, joinPeerRoom, skipUnlessRoomVersion, spec, test, type Body } from "../../harness/fixtures/federation.ts";
+import { cs, describe, expect, peerRoomWithTargetUser, spec, test, type Body } from "../../harness/fixtures/federation.ts";
 
 const SEND = "server-server-api/#put_matrixfederationv1sendtxnid";
 
 describe.each([["10"], ["11"], ["12"]])("room version %s", (version) => {
   test("a transaction retried with the same txnId is answered 200 again, and its event shows once in the room", spec(SEND, "1.0"), async ({ peer, alice, deployment, skip }) => {
-    await skipUnlessRoomVersion(skip, alice, version);
-    const bob = peer.userId("bob");
-    const room = peer.createRoom({ version, creator: bob });
-    peer.handle.transactions();
     // Reading /messages may make the target backfill the room's history from the peer.
     peer.handle.backfill();
-    await joinPeerRoom(peer, alice, room);
+    const { room, bob } = await peerRoomWithTargetUser(peer, alice, version, skip);
 
     const pdu = peer.buildEvent(room.roomId, { type: "m.room.message", sender: bob, content: { msgtype: "m.text", body: "sent once, delivered twice" } });
     const eventId = peer.eventId(room.roomId, pdu);
