@@ -176,6 +176,8 @@ export class MatrixClient {
   deviceId?: string;
   /** The `next_batch` of this client's last /sync through `sync()`/`syncUntil()`. */
   since?: string;
+  /** Event IDs that this client's /sync timelines (through `sync()`) have shown, by room. */
+  private readonly seenInSync = new Map<string, Set<string>>();
   private readonly validator?: ResponseValidator;
   private readonly timeoutMs: number;
   private readonly channel: string;
@@ -309,7 +311,27 @@ export class MatrixClient {
       timeoutMs: Number(query.timeout ?? 0) + this.timeoutMs,
     });
     this.since = res.next_batch;
+    for (const [roomId, room] of Object.entries(res.rooms?.join ?? {})) {
+      const events = room.timeline?.events ?? [];
+      if (events.length === 0) continue;
+      let seen = this.seenInSync.get(roomId);
+      if (!seen) this.seenInSync.set(roomId, (seen = new Set()));
+      for (const ev of events) seen.add(ev.event_id);
+    }
     return res;
+  }
+
+  /**
+   * A /sync position at or after the given event: follows this client's /sync (long-polling,
+   * bounded) until its timeline has shown the event, then returns `next_batch`. The spec does not
+   * promise that an event is visible to /sync or /messages the moment its send returns, so a test
+   * that needs a token covering its own writes takes it from here.
+   */
+  async syncPast(roomId: string, eventId: string, timeoutMs?: number): Promise<string> {
+    if (!this.seenInSync.get(roomId)?.has(eventId)) {
+      await this.syncUntil(`event ${eventId} in /sync of room ${roomId}`, () => this.seenInSync.get(roomId)?.has(eventId) === true, { timeoutMs });
+    }
+    return this.since!;
   }
 
   /**

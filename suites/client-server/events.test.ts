@@ -8,11 +8,13 @@ function unique(label: string): string {
   return `${label} ${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 10)}`;
 }
 
-/** The m.room.message events of a room, newest first, paged back from the client's current position. */
-async function messagesOf(client: MatrixClient, roomId: string): Promise<Body[]> {
-  const sync = await client.sync();
+/**
+ * The m.room.message events of a room, newest first, paged back from a /sync position that covers
+ * `lastEventId` (a server may make an event visible a moment after its send returns).
+ */
+async function messagesOf(client: MatrixClient, roomId: string, lastEventId: string): Promise<Body[]> {
   const out: Body[] = [];
-  let from: string | undefined = sync.next_batch;
+  let from: string | undefined = await client.syncPast(roomId, lastEventId);
   for (let pages = 0; from !== undefined; pages++) {
     if (pages >= 20) throw new Error(`/messages still returned an end token after ${pages} pages`);
     const page: Body = await client.step("page back through /messages", "GET", cs.v3`/rooms/${roomId}/messages`, {
@@ -104,7 +106,7 @@ describe("transaction identifiers", () => {
     expect(first).toHaveStatus(200);
     expect(second).toHaveStatus(200);
     expect(second.body.event_id, "the retransmission's event ID").toBe(first.body.event_id);
-    const copies = (await messagesOf(alice, roomId)).filter((e) => e.content?.body === content.body);
+    const copies = (await messagesOf(alice, roomId, first.body.event_id)).filter((e) => e.content?.body === content.body);
     expect(copies.map((e) => e.event_id), "events with this body in the timeline").toEqual([first.body.event_id]);
   });
 
@@ -116,7 +118,7 @@ describe("transaction identifiers", () => {
     expect(a).toHaveStatus(200);
     expect(b).toHaveStatus(200);
     expect(b.body.event_id).not.toBe(a.body.event_id);
-    const copies = (await messagesOf(alice, roomId)).filter((e) => e.content?.body === content.body);
+    const copies = (await messagesOf(alice, roomId, b.body.event_id)).filter((e) => e.content?.body === content.body);
     expect(copies, "both events are in the timeline").toHaveLength(2);
   });
 

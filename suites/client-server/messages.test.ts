@@ -16,13 +16,19 @@ interface Arranged {
   after: string;
 }
 
-/** A room with `n` messages, and sync tokens from just before and just after them. */
+/**
+ * A room with `n` messages, and sync tokens from just before and just after them. Each token is
+ * taken once /sync has shown the events it must cover (a marker event sent after the room's
+ * creation, then the last message), since a server may make an event visible a moment after its
+ * send returns.
+ */
 async function roomWithMessages(client: MatrixClient, n: number, createBody: Record<string, unknown> = {}): Promise<Arranged> {
   const roomId = await client.createRoom(createBody);
-  const before = (await client.sync()).next_batch;
+  const marker = await client.sendEvent(roomId, "org.matrix_conformance.marker", {});
+  const before = await client.syncPast(roomId, marker);
   const ids: string[] = [];
   for (let i = 1; i <= n; i++) ids.push(await client.sendMessage(roomId, `message ${i}`));
-  const after = (await client.sync()).next_batch;
+  const after = n > 0 ? await client.syncPast(roomId, ids[n - 1]!) : before;
   return { roomId, ids, before, after };
 }
 
@@ -86,6 +92,26 @@ describe("GET /rooms/{roomId}/messages pagination", () => {
     expect(new Set(seen).size, "no event is returned twice").toBe(seen.length);
     expect(seen.filter((id) => r.ids.includes(id)), "the messages, newest first").toEqual([...r.ids].reverse());
     expect(events.at(-1)?.type, "the oldest event reached is m.room.create").toBe("m.room.create");
+  });
+
+  test("when a full page ends at m.room.create, following its end returns no event again", spec(MESSAGES, "1.0"), async ({ alice }) => {
+    // Arrange an even number of events in the room, then page back in halves, so that the second
+    // page is full and its last event is m.room.create: the boundary where a server that treats
+    // its own end token as inclusive repeats the oldest event.
+    let r = await roomWithMessages(alice, 3);
+    const count = async (): Promise<number> => new Set(ids((await allPages(alice, r.roomId, { dir: "b", from: r.after, limit: 100 })).flatMap((p) => p.chunk as Body[]))).size;
+    let total = await count();
+    if (total % 2 === 1) {
+      const extra = await alice.sendMessage(r.roomId, "evens the count");
+      r = { ...r, ids: [...r.ids, extra], after: await alice.syncPast(r.roomId, extra) };
+      total = await count();
+    }
+    expect(total % 2, `precondition: an even number of events to page through (got ${total})`).toBe(0);
+    const pages = await allPages(alice, r.roomId, { dir: "b", from: r.after, limit: total / 2 });
+    expect(pages[1]?.chunk.at(-1)?.type, "the second page is full and ends at m.room.create").toBe("m.room.create");
+    const seen = ids(pages.flatMap((p) => p.chunk as Body[]));
+    const repeated = seen.filter((id, i) => seen.indexOf(id) !== i);
+    expect(repeated, `events returned twice across ${pages.length} pages of ${total / 2}`).toEqual([]);
   });
 
   test("following end forwards reaches the newest event and then stops", spec(MESSAGES, "1.0"), async ({ alice }) => {

@@ -1,7 +1,7 @@
 // Room creation: presets, initial state, names and topics, invites, room versions, the creator's
 // power, creation_content, power_level_content_override and room aliases.
 // Spec: client-server-api/#creation, #post_matrixclientv3createroom, #permissions, rooms/v12.
-import { cs, describe, expect, newTxnId, spec, test, type Body, type MatrixClient } from "../../harness/fixtures/index.ts";
+import { cs, describe, expect, newTxnId, spec, test, type Body, type ClientEvent, type MatrixClient } from "../../harness/fixtures/index.ts";
 
 // ---- local helpers (room versions) ----
 
@@ -35,11 +35,15 @@ async function roomVersionOf(client: MatrixClient, roomId: string): Promise<stri
   return String(create.room_version ?? "1");
 }
 
-/** Pages /messages backwards from the client's current /sync position until no `end` is returned. */
-async function wholeTimeline(client: MatrixClient, roomId: string): Promise<Body[]> {
-  const sync = await client.sync();
+/**
+ * Pages /messages backwards until no `end` is returned, from a /sync position taken once the
+ * client's /sync has shown an event matching `last` (the room's newest event, so the pages cover
+ * everything the test arranged).
+ */
+async function wholeTimeline(client: MatrixClient, roomId: string, last: (e: ClientEvent) => boolean, what: string): Promise<Body[]> {
+  const seen = await client.syncUntilEvent(roomId, last, what);
   const out: Body[] = [];
-  let from: string | undefined = sync.next_batch;
+  let from: string | undefined = await client.syncPast(roomId, seen.event_id);
   for (let pages = 0; from !== undefined; pages++) {
     if (pages >= 20) throw new Error(`/messages still returned an end token after ${pages} pages`);
     const page: Body = await client.step("page back through /messages", "GET", cs.v3`/rooms/${roomId}/messages`, { query: { dir: "b", from, limit: 100 } });
@@ -184,7 +188,7 @@ describe("POST /createRoom content", () => {
       topic: "ordered",
       invite: [bob.userId],
     });
-    const events = (await wholeTimeline(alice, roomId)).reverse();
+    const events = (await wholeTimeline(alice, roomId, (e) => e.type === "m.room.member" && e.state_key === bob.userId, "bob's invite")).reverse();
     const at = (pred: (e: Body) => boolean, what: string): number => {
       const i = events.findIndex(pred);
       expect(i, `${what} is in the room's timeline`).toBeGreaterThanOrEqual(0);

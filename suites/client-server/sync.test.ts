@@ -25,18 +25,36 @@ function timelineIds(res: SyncResponse, roomId: string): string[] {
   return (joined(res, roomId)?.timeline?.events ?? []).map((e) => e.event_id);
 }
 
-/** A room with a name and `n` messages; returns the message IDs, oldest first. */
+/**
+ * A room with a name and `n` messages; returns the message IDs, oldest first. Returns once the
+ * client's own /sync has shown the room's last event (a server may make an event visible a moment
+ * after its send returns), so the test's act sees the arranged room whole.
+ */
 async function roomWithMessages(client: MatrixClient, n: number, createBody: Record<string, unknown> = {}): Promise<{ roomId: string; ids: string[] }> {
   const roomId = await client.createRoom({ name: "sync room", ...createBody });
   const ids: string[] = [];
   for (let i = 1; i <= n; i++) ids.push(await client.sendMessage(roomId, `message ${i}`));
+  await client.syncPast(roomId, n > 0 ? ids[n - 1]! : await client.sendEvent(roomId, "org.matrix_conformance.marker", {}));
   return { roomId, ids };
 }
 
-async function skipIfLeaveForgets(client: MatrixClient, skip: (note: string) => never): Promise<void> {
-  // Since 1.18 a server may forget rooms on leave; forgotten rooms never appear in /sync.
+/**
+ * Waits until `observer`, still in the room, sees `leaver`'s leave in its /sync timeline: the
+ * server has then made the leave visible to /sync.
+ */
+async function leaveShown(observer: MatrixClient, roomId: string, leaver: MatrixClient): Promise<void> {
+  await observer.syncUntilEvent(roomId, (e) => e.type === "m.room.member" && e.state_key === leaver.userId && e.content.membership === "leave", `the leave of ${leaver.userId}`);
+}
+
+/** Whether the server forgets rooms on leave (m.forget_forced_upon_leave, since 1.18). */
+async function forgetsOnLeave(client: MatrixClient): Promise<boolean> {
   const caps = await client.step<Body>("read /capabilities", "GET", cs.v3`/capabilities`);
-  if (caps?.capabilities?.["m.forget_forced_upon_leave"]?.enabled === true) {
+  return caps?.capabilities?.["m.forget_forced_upon_leave"]?.enabled === true;
+}
+
+async function skipIfLeaveForgets(client: MatrixClient, skip: (note: string) => never): Promise<void> {
+  // Forgotten rooms never appear in /sync, so a test about rooms.leave has nothing to check.
+  if (await forgetsOnLeave(client)) {
     skip("the server forgets rooms on leave (m.forget_forced_upon_leave), and forgotten rooms never appear in /sync");
   }
 }
@@ -76,7 +94,7 @@ describe("GET /sync initial and incremental", () => {
   test("with full_state, an incremental sync returns the room's whole state again", spec(SYNC, "1.0"), async ({ alice }) => {
     const { roomId } = await roomWithMessages(alice, 1);
     const first = await syncOnce(alice);
-    await alice.sendMessage(roomId, "after the first sync");
+    await alice.syncPast(roomId, await alice.sendMessage(roomId, "after the first sync"));
     const res = await syncOnce(alice, { since: first.next_batch, full_state: true });
     const room = joined(res, roomId);
     const everything = [...(room?.state?.events ?? []), ...(room?.timeline?.events ?? [])];
@@ -115,6 +133,7 @@ describe("GET /sync timeline limit", () => {
     const first = await syncOnce(alice);
     const ids: string[] = [];
     for (let i = 1; i <= 5; i++) ids.push(await alice.sendMessage(roomId, `burst ${i}`));
+    await alice.syncPast(roomId, ids[4]!);
     const res = await syncOnce(alice, { since: first.next_batch, filter: { room: { timeline: { limit: 2 } } } });
     const timeline = joined(res, roomId)?.timeline;
     const got = (timeline?.events ?? []).map((e) => e.event_id);
@@ -128,7 +147,9 @@ describe("GET /sync timeline limit", () => {
     const { roomId } = await roomWithMessages(alice, 0, { name: "old name" });
     const first = await syncOnce(alice);
     await alice.sendState(roomId, "m.room.name", "", { name: "renamed in the gap" });
-    for (let i = 1; i <= 4; i++) await alice.sendMessage(roomId, `after the rename ${i}`);
+    let last = "";
+    for (let i = 1; i <= 4; i++) last = await alice.sendMessage(roomId, `after the rename ${i}`);
+    await alice.syncPast(roomId, last);
     const res = await syncOnce(alice, { since: first.next_batch, filter: { room: { timeline: { limit: 2 } } } });
     const room = joined(res, roomId);
     expect(room?.timeline?.limited, "the timeline was limited").toBe(true);
@@ -141,6 +162,7 @@ describe("GET /sync timeline limit", () => {
     const { roomId } = await roomWithMessages(alice, 1);
     const first = await syncOnce(alice);
     const id = await alice.sendMessage(roomId, "just one");
+    await alice.syncPast(roomId, id);
     const res = await syncOnce(alice, { since: first.next_batch, filter: { room: { timeline: { limit: 10 } } } });
     expect(timelineIds(res, roomId)).toEqual([id]);
     expect(joined(res, roomId)?.timeline?.limited ?? false).toBe(false);
@@ -154,9 +176,11 @@ describe("GET /sync and left rooms", () => {
     await skipIfLeaveForgets(bob, skip);
     const roomId = await alice.createRoom({ preset: "public_chat" });
     await bob.joinRoom(roomId);
+    await bob.syncUntil("bob's join in /sync", (r) => joined(r, roomId) !== undefined);
     const first = await syncOnce(bob);
     expect(joined(first, roomId), "precondition: bob sees the room as joined").toBeDefined();
     await bob.leave(roomId);
+    await leaveShown(alice, roomId, bob);
     const res = await syncOnce(bob, { since: first.next_batch, filter: { room: { include_leave: true } } });
     const left = res.rooms?.leave?.[roomId];
     expect(left, "the room is under rooms.leave").toBeDefined();
@@ -170,6 +194,7 @@ describe("GET /sync and left rooms", () => {
     const roomId = await alice.createRoom({ preset: "public_chat" });
     await bob.joinRoom(roomId);
     await bob.leave(roomId);
+    await leaveShown(alice, roomId, bob);
     const res = await syncOnce(bob);
     expect(res.rooms?.join?.[roomId], "not under rooms.join").toBeUndefined();
     expect(res.rooms?.leave?.[roomId], "not under rooms.leave").toBeUndefined();
