@@ -1,8 +1,9 @@
 // npm run bench: prints figures; asserts nothing. Sections:
 //   target   Synapse start-up with the install cached, on a fresh data directory (and, with
 //            --cold, the first install into an empty cache)
-//   suite    the whole conformance suite through the CLI: wall time, tests per second, request
-//            latency seen by the client, and the harness's own overhead per exchange
+//   suite    the client-server suites alone (the first slice), then the whole conformance suite,
+//            each through the CLI: wall time, tests per second, request latency seen by the
+//            client, and the harness's own overhead per exchange
 //   others   bench/*.ts files of other layers (state resolution, ...), run in turn
 // Options: --only target|suite|others, --starts N (default 3), --cold.
 import { spawn } from "node:child_process";
@@ -47,11 +48,16 @@ async function benchTarget(): Promise<void> {
 }
 
 async function benchSuite(): Promise<void> {
-  console.log("## suite: all conformance suites against Synapse");
+  await benchRun("client-server suites only (the first slice)", ["--area", "client-server"]);
+  await benchRun("all conformance suites", []);
+}
+
+async function benchRun(title: string, extra: string[]): Promise<void> {
+  console.log(`## suite: ${title} against Synapse`);
   const reportDir = await mkdtemp(join(tmpdir(), "mc-bench-report-"));
   const t0 = performance.now();
   const code = await new Promise<number>((res) => {
-    const child = spawn(process.execPath, [join(ROOT, "bin/matrix-conformance.mjs"), "run", "--report-dir", reportDir], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, NO_COLOR: "1" } });
+    const child = spawn(process.execPath, [join(ROOT, "bin/matrix-conformance.mjs"), "run", "--report-dir", reportDir, ...extra], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, NO_COLOR: "1" } });
     child.on("close", (c) => res(c ?? -1));
   });
   const wall = performance.now() - t0;
