@@ -11,11 +11,23 @@ function ephemeral(res: SyncResponse, roomId: string, type: string): Body[] {
   return (res.rooms?.join?.[roomId]?.ephemeral?.events ?? []).filter((e: Body) => e.type === type);
 }
 
-/** A public room created by `owner` that every other client has joined; each has synced once. */
+/**
+ * A public room created by `owner` that every other client has joined; each has synced once. Returns
+ * once the owner's /sync has shown every join (a server may make a join visible to /sync a moment
+ * after it returns), so typing and receipts go to a room whose members /sync already knows.
+ */
 async function sharedRoom(owner: MatrixClient, ...others: MatrixClient[]): Promise<string> {
   const roomId = await owner.createRoom({ preset: "public_chat" });
   for (const c of others) await c.joinRoom(roomId);
-  for (const c of [owner, ...others]) await c.sync();
+  const pending = new Set(others.map((c) => c.userId));
+  await owner.syncUntil("every member's join", (r) => {
+    const room = r.rooms?.join?.[roomId];
+    for (const e of [...(room?.state?.events ?? []), ...(room?.timeline?.events ?? [])]) {
+      if (e.type === "m.room.member" && e.content?.membership === "join") pending.delete(e.state_key);
+    }
+    return pending.size === 0;
+  });
+  for (const c of others) await c.sync();
   return roomId;
 }
 

@@ -92,6 +92,9 @@ describe("PUT /rooms/{roomId}/redact/{eventId}/{txnId}", () => {
     const eventId = await alice.sendMessage(roomId, "alice's words");
     const res = await bob.put(cs.v3`/rooms/${roomId}/redact/${eventId}/${newTxnId()}`, {});
     expect(res).toBeMatrixError(403, "M_FORBIDDEN");
+    // Read once alice's /sync has shown the message: a server may serve an event through GET
+    // /event a moment after its send returns.
+    await alice.syncPast(roomId, eventId);
     expect((await getEvent(alice, roomId, eventId)).content.body).toBe("alice's words");
   });
 
