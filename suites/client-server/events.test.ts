@@ -55,6 +55,9 @@ describe("PUT /rooms/{roomId}/send/{eventType}/{txnId}", () => {
     const sent = await alice.put(cs.v3`/rooms/${roomId}/send/m.room.message/${newTxnId()}`, content);
     expect(sent).toHaveStatus(200);
     const eventId = sent.body.event_id as string;
+    // Read it back once /sync has shown it: a server may make an event visible a moment after
+    // the send returns.
+    await alice.syncPast(roomId, eventId);
     const got = await alice.get(cs.v3`/rooms/${roomId}/event/${eventId}`);
     expect(got).toHaveStatus(200);
     expect(got.body.event_id).toBe(eventId);
@@ -131,6 +134,7 @@ describe("transaction identifiers", () => {
     expect(a).toHaveStatus(200);
     expect(b).toHaveStatus(200);
     expect(b.body.event_id).not.toBe(a.body.event_id);
+    await alice.syncPast(room2, b.body.event_id);
     expect((await alice.get(cs.v3`/rooms/${room2}/event/${b.body.event_id}`)).body?.content?.body).toBe("room two");
   });
 
