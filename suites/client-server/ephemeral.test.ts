@@ -112,12 +112,16 @@ describe("POST /rooms/{roomId}/receipt/{receiptType}/{eventId}", () => {
     // The public receipt was sent after the private one, so once alice sees it she has been sent
     // everything bob did before it.
     const privateSeen: Body[] = [];
+    const onFirst: string[] = [];
     await alice.syncUntil("bob's public receipt", (r) => {
       const receipts = ephemeral(r, roomId, "m.receipt");
       for (const e of receipts) for (const byType of Object.values(e.content ?? {}) as Body[]) if (byType?.["m.read.private"]) privateSeen.push(byType["m.read.private"]);
+      // Under any type: a private receipt must not reach others relabelled either.
+      for (const e of receipts) for (const [type, byUser] of Object.entries((e.content?.[first] ?? {}) as Record<string, Body>)) if (byUser?.[bob.userId!]) onFirst.push(type);
       return receipts.some((e) => receiptOf(e, second, "m.read", bob.userId) !== undefined);
     });
     expect(privateSeen, "m.read.private receipts alice was sent").toEqual([]);
+    expect(onFirst, "receipt types alice was sent for bob on the privately read event").toEqual([]);
     await bob.syncUntil("bob's own private receipt", (r) => ephemeral(r, roomId, "m.receipt").some((e) => receiptOf(e, first, "m.read.private", bob.userId) !== undefined));
   });
 
