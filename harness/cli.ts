@@ -278,7 +278,20 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * A closed terminal or pipe (`run ... | head`) must not end the run before the target is stopped
+ * and the reports are written: output that cannot be delivered is dropped.
+ */
+function tolerateClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  tolerateClosedOutput();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -43,7 +43,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
   return slot(() => runCliNow(args, env));
 }
 
-async function runCliNow(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
+async function runCliNow(args: string[], env: NodeJS.ProcessEnv, opts: { closeStdout?: boolean } = {}): Promise<CliRun> {
   const reportDir = await mkdtemp(join(tmpdir(), "mc-stub-report-"));
   temps.push(reportDir);
   const t0 = Date.now();
@@ -54,7 +54,8 @@ async function runCliNow(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun
   });
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
+  if (opts.closeStdout) child.stdout.destroy(); // like `run ... | head -1`: the reader goes away
+  else child.stdout.on("data", (d) => (stdout += d));
   child.stderr.on("data", (d) => (stderr += d));
   const code = await new Promise<number>((r) => child.on("close", (c) => r(c ?? -1)));
   const report = await readFile(join(reportDir, "report.json"), "utf8").then(
@@ -64,14 +65,14 @@ async function runCliNow(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun
   return { code, stdout, stderr, wallMs: Date.now() - t0, report };
 }
 
-async function runAgainst(mode: Misbehaviour, extra: string[] = []): Promise<CliRun> {
-  return slot(() => runAgainstNow(mode, extra));
+async function runAgainst(mode: Misbehaviour, extra: string[] = [], opts: { closeStdout?: boolean } = {}): Promise<CliRun> {
+  return slot(() => runAgainstNow(mode, extra, opts));
 }
 
-async function runAgainstNow(mode: Misbehaviour, extra: string[]): Promise<CliRun> {
+async function runAgainstNow(mode: Misbehaviour, extra: string[], opts: { closeStdout?: boolean }): Promise<CliRun> {
   const stub = await startStub(mode);
   try {
-    return await runCliNow(["run", "--target", "external", "--server-url", stub.url, "--server-name", stub.serverName, "--area", "discovery", ...extra], {});
+    return await runCliNow(["run", "--target", "external", "--server-url", stub.url, "--server-name", stub.serverName, "--area", "discovery", ...extra], {}, opts);
   } finally {
     await stub.close();
   }
@@ -96,6 +97,13 @@ describe.concurrent("the discovery suite against stub servers", () => {
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.report?.summary).toMatchObject({ total: 5, passed: 5, failed: 0 });
     expect(run.stdout).toMatch(/^conformance: 5 passed, 0 failed, 0 skipped$/m);
+  });
+
+  test("a run whose output pipe is closed early still finishes, writes its report and exits with its verdict", async () => {
+    const run = await runAgainst("wrong-status", [], { closeStdout: true });
+    expect(run.stderr).not.toMatch(/unexpected error|EPIPE/);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.report?.summary).toMatchObject({ total: 5, passed: 4, failed: 1 });
   });
 
   test("a wrong status code fails only the test that checks it, naming both statuses", async () => {
