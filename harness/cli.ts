@@ -95,6 +95,7 @@ async function runSuites(opts: RunOptions): Promise<number> {
   // Loaded here rather than at the top, so that --help and other commands start quickly.
   const { BaselineError, baselineFromRun, defaultBaselinePath, loadBaseline, writeBaseline } = await import("./report/baseline.ts");
   const { ConformanceReporter } = await import("./report/reporter.ts");
+  const { ProgressReporter } = await import("./report/progress.ts");
   const { createRunCa } = await import("./federation/tls.ts");
   const baselineFile = opts.baseline ? resolve(opts.baseline) : defaultBaselinePath(opts.target);
   if (opts.baseline && !existsSync(baselineFile) && !opts.updateBaseline) throw new Fatal(`baseline file ${baselineFile} does not exist`);
@@ -177,7 +178,7 @@ async function runSuites(opts: RunOptions): Promise<number> {
         run: true,
         watch: false,
         testNamePattern: opts.grep,
-        reporters: ["default", reporter],
+        reporters: [new ProgressReporter({ rootDir: ROOT, baseline }), reporter],
         maxWorkers: workers,
       },
       { server: { watch: null } },

@@ -27,6 +27,14 @@ export interface ReporterContext {
   print?: (text: string) => void;
 }
 
+/**
+ * A failed test's errors as the report and the terminal show them: each message with its diff,
+ * without the terminal colour codes vitest puts in diffs (they would litter report.json).
+ */
+export function errorText(errors: ReadonlyArray<{ message: string; diff?: string }>): string {
+  return errors.map((e) => [e.message, e.diff].filter(Boolean).join("\n")).join("\n\n").replace(/\x1b\[[0-9;]*m/g, "");
+}
+
 export class ConformanceReporter implements Reporter {
   private startedAt = new Date();
   constructor(private readonly ctx: ReporterContext) {}
@@ -90,7 +98,7 @@ export class ConformanceReporter implements Reporter {
       durationMs: Math.round(tc.diagnostic()?.duration ?? 0),
     };
     if (result.state === "failed") {
-      const error = result.errors.map((e) => [e.message, e.diff].filter(Boolean).join("\n")).join("\n\n");
+      const error = errorText(result.errors);
       return { ...base, status: "failed", error, exchanges: meta.exchanges };
     }
     if (result.state === "skipped" || result.state === "pending") {

@@ -2,11 +2,10 @@
 import type { Counts, RunReport } from "./model.ts";
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
-const paint = (code: number) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
-const red = paint(31);
-const green = paint(32);
-const yellow = paint(33);
-const bold = paint(1);
+const colour = (code: number) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
+/** ANSI colours for the terminal, none when stdout is not a terminal or NO_COLOR is set. */
+export const paint = { red: colour(31), green: colour(32), yellow: colour(33), bold: colour(1) };
+const { red, green, yellow, bold } = paint;
 
 function row(cells: string[], widths: number[]): string {
   return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");

@@ -97,6 +97,7 @@ describe.concurrent("the discovery suite against stub servers", () => {
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.report?.summary).toMatchObject({ total: 5, passed: 5, failed: 0 });
     expect(run.stdout).toMatch(/^conformance: 5 passed, 0 failed, 0 skipped$/m);
+    expect(run.stdout, "the progress line of the file").toMatch(/^\[1\/1\] {2}ok {2}suites\/client-server\/discovery\.test\.ts: 5 passed \(/m);
   });
 
   test("a run whose output pipe is closed early still finishes, writes its report and exits with its verdict", async () => {
@@ -114,6 +115,10 @@ describe.concurrent("the discovery suite against stub servers", () => {
     const failed = run.report!.tests.find((t) => t.title === CAPS_AUTH)!;
     expect(failed.spec?.url).toBe("https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3capabilities");
     expect(failed.exchanges?.some((e) => e.status === 403 && e.url.endsWith("/capabilities"))).toBe(true);
+    // The terminal shows the failure under its file's progress line, with the message and exchange.
+    expect(run.stdout).toMatch(/^\[1\/1\] FAIL suites\/client-server\/discovery\.test\.ts: 4 passed, 1 failed \(/m);
+    expect(run.stdout).toContain(`x ${failed.fullTitle}\n      expected 401 M_MISSING_TOKEN: status 403 instead of 401`);
+    expect(run.stdout).toMatch(/-> 403 \(\d+ ms\)/);
   });
 
   test("a wrong errcode fails with the expected and actual errcodes", async () => {
@@ -201,6 +206,8 @@ describe.concurrent("expected-failure baselines", () => {
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.report?.summary).toMatchObject({ failed: 0, expectedFailures: 1, passed: 4 });
     expect(run.report?.tests.find((t) => t.id === id)?.reason).toContain("answers 403 instead of 401");
+    expect(run.stdout, "an expected failure is counted as such, not shown as a failure").toMatch(/ ok {2}suites\/client-server\/discovery\.test\.ts: 4 passed, 1 expected failures \(/);
+    expect(run.stdout).not.toContain("status 403 instead of 401");
   });
 
   test("a listed test that passes is reported as fixed; --strict makes that fail the run", async () => {
