@@ -20,12 +20,15 @@ interface Arranged {
  * A room with `n` messages, and sync tokens from just before and just after them. Each token is
  * taken once /sync has shown the events it must cover (a marker event sent after the room's
  * creation, then the last message), since a server may make an event visible a moment after its
- * send returns.
+ * send returns. Between the marker and `before`, an event in another room moves the server's
+ * stream on, as traffic in other rooms does on any busy server: a sync token then need not be the
+ * position of an event of this room, and `from` must still mean "after what this token covers".
  */
 async function roomWithMessages(client: MatrixClient, n: number, createBody: Record<string, unknown> = {}): Promise<Arranged> {
   const roomId = await client.createRoom(createBody);
-  const marker = await client.sendEvent(roomId, "org.matrix_conformance.marker", {});
-  const before = await client.syncPast(roomId, marker);
+  await client.syncPast(roomId, await client.sendEvent(roomId, "org.matrix_conformance.marker", {}));
+  const elsewhere = await client.createRoom({});
+  const before = await client.syncPast(elsewhere, await client.sendMessage(elsewhere, "traffic in another room"));
   const ids: string[] = [];
   for (let i = 1; i <= n; i++) ids.push(await client.sendMessage(roomId, `message ${i}`));
   const after = n > 0 ? await client.syncPast(roomId, ids[n - 1]!) : before;
