@@ -54,8 +54,8 @@ interface RunOptions {
 /**
  * Test workers when --workers is not given. A conformance test spends its time waiting on the
  * target, not on this process's CPU, so twice the cores keeps the target busy: on a two-core
- * machine the client-server suites against Synapse take 61 s with 4 workers and 81 s with 2, and
- * the whole suite against Dendrite 124 s instead of about 280 s; 6 workers were slower again.
+ * machine, in CI, the whole suite takes 173-201 s against Synapse with 4 workers (268-299 s with
+ * 2) and about 120 s against Dendrite (266-295 s); 6 workers were slower than 4.
  */
 function defaultWorkers(): number {
   return Math.min(8, 2 * availableParallelism());
