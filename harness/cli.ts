@@ -178,7 +178,7 @@ async function runSuites(opts: RunOptions): Promise<number> {
         run: true,
         watch: false,
         testNamePattern: opts.grep,
-        reporters: [new ProgressReporter({ rootDir: ROOT, baseline }), reporter],
+        reporters: [new ProgressReporter({ rootDir: ROOT, specVersion, baseline, filtered: opts.grep !== undefined }), reporter],
         maxWorkers: workers,
       },
       { server: { watch: null } },

@@ -5,24 +5,25 @@
 // stack, which buries the failures that matter in a CI log.
 import { relative } from "node:path";
 import type { Reporter, TestModule, TestSpecification } from "vitest/node";
-import type { Baseline } from "./baseline.ts";
-import { errorText } from "./reporter.ts";
+import { applyBaseline, type Baseline } from "./baseline.ts";
+import { summarise, type TestResultEntry } from "./model.ts";
+import { testEntry } from "./reporter.ts";
 import { paint } from "./summary.ts";
 
 export interface ProgressContext {
   rootDir: string;
+  specVersion: string;
   baseline?: Baseline;
+  /** A --grep filter was given: tests it left out are not counted as skipped. */
+  filtered?: boolean;
   print?: (text: string) => void;
 }
 
 export class ProgressReporter implements Reporter {
-  private readonly expected: ReadonlySet<string>;
   private files = 0;
   private done = 0;
 
-  constructor(private readonly ctx: ProgressContext) {
-    this.expected = new Set((ctx.baseline?.entries ?? []).map((e) => e.id));
-  }
+  constructor(private readonly ctx: ProgressContext) {}
 
   private print(text: string): void {
     (this.ctx.print ?? ((t: string) => process.stdout.write(t)))(text);
@@ -35,38 +36,28 @@ export class ProgressReporter implements Reporter {
 
   onTestModuleEnd(mod: TestModule): void {
     const file = relative(this.ctx.rootDir, mod.moduleId);
-    const n = { passed: 0, failed: 0, expectedFailures: 0, fixed: 0, skipped: 0 };
-    const lines: string[] = [];
+    // The same entries, baseline and counts as the report, for this file alone.
+    const tests: TestResultEntry[] = [];
     for (const tc of mod.children.allTests()) {
-      const result = tc.result();
-      const listed = this.expected.has(`${file}::${tc.fullName}`);
-      if (result.state === "failed") {
-        if (listed) {
-          n.expectedFailures++;
-          continue;
-        }
-        n.failed++;
-        lines.push(`  ${paint.red("x")} ${tc.fullName}`, ...indent(errorText(result.errors), "      "), "");
-      } else if (result.state === "passed") {
-        if (listed) n.fixed++;
-        else n.passed++;
-      } else {
-        n.skipped++;
-      }
+      const entry = testEntry(tc, file, this.ctx.specVersion, this.ctx.filtered);
+      if (entry) tests.push(entry);
     }
-    for (const e of mod.errors()) {
-      n.failed++;
-      lines.push(`  ${paint.red("x")} the file itself`, ...indent(`${e.name ?? "Error"}: ${e.message}`, "      "), "");
-    }
+    applyBaseline(tests, this.ctx.baseline);
+    const n = summarise(tests).summary;
+    const lines: string[] = [];
+    for (const t of tests) if (t.status === "failed") lines.push(`  ${paint.red("x")} ${t.fullTitle}`, ...indent(t.error ?? "", "      "), "");
+    const fileErrors = mod.errors();
+    for (const e of fileErrors) lines.push(`  ${paint.red("x")} the file itself`, ...indent(`${e.name ?? "Error"}: ${e.message}`, "      "), "");
+    const failed = n.failed + fileErrors.length;
     const counts = [
       `${n.passed} passed`,
-      n.failed > 0 ? paint.red(`${n.failed} failed`) : undefined,
+      failed > 0 ? paint.red(`${failed} failed`) : undefined,
       n.expectedFailures > 0 ? `${n.expectedFailures} expected failures` : undefined,
       n.fixed > 0 ? paint.yellow(`${n.fixed} fixed`) : undefined,
       n.skipped > 0 ? `${n.skipped} skipped` : undefined,
     ].filter(Boolean);
     const seconds = ((mod.diagnostic().duration ?? 0) / 1000).toFixed(1);
-    const mark = n.failed > 0 ? paint.red("FAIL") : paint.green(" ok ");
+    const mark = failed > 0 ? paint.red("FAIL") : paint.green(" ok ");
     this.done++;
     this.print(`[${this.done}/${this.files}] ${mark} ${file}: ${counts.join(", ")} (${seconds} s)\n${lines.length > 0 ? `${lines.join("\n")}\n` : ""}`);
   }

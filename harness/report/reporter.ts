@@ -31,7 +31,7 @@ export interface ReporterContext {
  * A failed test's errors as the report and the terminal show them: each message with its diff,
  * without the terminal colour codes vitest puts in diffs (they would litter report.json).
  */
-export function errorText(errors: ReadonlyArray<{ message: string; diff?: string }>): string {
+function errorText(errors: ReadonlyArray<{ message: string; diff?: string }>): string {
   return errors.map((e) => [e.message, e.diff].filter(Boolean).join("\n")).join("\n\n").replace(/\x1b\[[0-9;]*m/g, "");
 }
 
@@ -51,9 +51,8 @@ export class ConformanceReporter implements Reporter {
       const file = relative(this.ctx.rootDir, mod.moduleId);
       for (const e of mod.errors()) runErrors.push(`${file}: ${e.message}`);
       for (const tc of mod.children.allTests()) {
-        const entry = this.entry(tc, file);
-        if (this.ctx.filtered && entry.status === "skipped" && tc.options.mode === "skip" && !entry.reasonGiven) continue;
-        delete entry.reasonGiven;
+        const entry = testEntry(tc, file, this.ctx.specVersion, this.ctx.filtered);
+        if (!entry) continue;
         tests.push(entry);
         timings.push(...(tc.meta().timings ?? []));
       }
@@ -83,28 +82,33 @@ export class ConformanceReporter implements Reporter {
     (this.ctx.print ?? ((t: string) => process.stdout.write(t)))(renderSummary(report, this.ctx.reportDir));
     this.ctx.onReport?.(report);
   }
+}
 
-  private entry(tc: TestCase, file: string): TestResultEntry & { reasonGiven?: boolean } {
-    const result = tc.result();
-    const meta = tc.meta();
-    const spec = meta.spec ? { ...meta.spec, url: specUrl(meta.spec.section, this.ctx.specVersion) } : undefined;
-    const base = {
-      id: `${file}::${tc.fullName}`,
-      title: tc.name,
-      fullTitle: tc.fullName,
-      file,
-      area: spec?.area ?? areaOf(file),
-      spec,
-      durationMs: Math.round(tc.diagnostic()?.duration ?? 0),
-    };
-    if (result.state === "failed") {
-      const error = errorText(result.errors);
-      return { ...base, status: "failed", error, exchanges: meta.exchanges };
-    }
-    if (result.state === "skipped" || result.state === "pending") {
-      const reason = result.state === "skipped" ? result.note : undefined;
-      return { ...base, status: "skipped", reasonGiven: reason !== undefined, reason: reason ?? (tc.options.mode === "todo" ? "todo" : "skipped without a reason") };
-    }
-    return { ...base, status: "passed" };
+/**
+ * A test's entry in the report, before the baseline is applied; undefined for a test that a --grep
+ * filter (`filtered`) left out, since the report lists only what was meant to run.
+ */
+export function testEntry(tc: TestCase, file: string, specVersion: string, filtered = false): TestResultEntry | undefined {
+  const result = tc.result();
+  const meta = tc.meta();
+  const spec = meta.spec ? { ...meta.spec, url: specUrl(meta.spec.section, specVersion) } : undefined;
+  const base = {
+    id: `${file}::${tc.fullName}`,
+    title: tc.name,
+    fullTitle: tc.fullName,
+    file,
+    area: spec?.area ?? areaOf(file),
+    spec,
+    durationMs: Math.round(tc.diagnostic()?.duration ?? 0),
+  };
+  if (result.state === "failed") {
+    const error = errorText(result.errors);
+    return { ...base, status: "failed", error, exchanges: meta.exchanges };
   }
+  if (result.state === "skipped" || result.state === "pending") {
+    const reason = result.state === "skipped" ? result.note : undefined;
+    if (filtered && reason === undefined && tc.options.mode === "skip") return undefined;
+    return { ...base, status: "skipped", reason: reason ?? (tc.options.mode === "todo" ? "todo" : "skipped without a reason") };
+  }
+  return { ...base, status: "passed" };
 }
