@@ -364,6 +364,11 @@ export class MatrixClient {
     );
     return found!;
   }
+
+  /** Waits until this client's /sync timeline of the room shows `userId`'s membership as `membership`. */
+  async syncUntilMembership(roomId: string, userId: string, membership: string, timeoutMs?: number): Promise<ClientEvent> {
+    return this.syncUntilEvent(roomId, (e) => e.type === "m.room.member" && e.state_key === userId && e.content?.membership === membership, `the ${membership} of ${userId}`, timeoutMs);
+  }
 }
 
 export interface ClientEvent {

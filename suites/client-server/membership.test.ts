@@ -24,15 +24,6 @@ async function joinedMembers(client: MatrixClient, roomId: string): Promise<stri
 }
 
 /**
- * Waits until `observer`'s /sync timeline shows `userId`'s membership as `membership`. A server may
- * make a membership visible to /members (which shares /sync's view of the room) a moment after the
- * request that changed it returns.
- */
-async function membershipShown(observer: MatrixClient, roomId: string, userId: string, membership: string): Promise<void> {
-  await observer.syncUntilEvent(roomId, (e) => e.type === "m.room.member" && e.state_key === userId && e.content?.membership === membership, `the ${membership} of ${userId}`);
-}
-
-/**
  * A refusal with 403 and a standard error. The join endpoint's 403 lists "the user has been banned"
  * among its reasons and asks only for "a meaningful errcode", so the code is not pinned here.
  */
@@ -77,7 +68,7 @@ describe("inviting and joining", () => {
     const roomId = await alice.createRoom({ preset: "private_chat" });
     const res = await bob.post(cs.v3`/join/${roomId}`, {});
     expect(res).toBeMatrixError(403, "M_FORBIDDEN");
-    await membershipShown(alice, roomId, alice.userId, "join");
+    await alice.syncUntilMembership(roomId, alice.userId, "join");
     expect(await joinedMembers(alice, roomId)).not.toContain(bob.userId);
   });
 
@@ -86,7 +77,7 @@ describe("inviting and joining", () => {
     await bob.joinRoom(roomId);
     const res = await bob.post(cs.v3`/rooms/${roomId}/invite`, { user_id: charlie.userId });
     expect(res).toBeMatrixError(403, "M_FORBIDDEN");
-    await membershipShown(alice, roomId, bob.userId, "join");
+    await alice.syncUntilMembership(roomId, bob.userId, "join");
     const members = await alice.get(cs.v3`/rooms/${roomId}/members`);
     expect((members.body.chunk as Body[]).some((e) => e.state_key === charlie.userId), "charlie has no membership").toBe(false);
   });
@@ -106,12 +97,12 @@ describe("leaving", () => {
   test("leaving makes the membership leave and removes the user from the joined members", spec("client-server-api/#post_matrixclientv3roomsroomidleave", "1.0"), async ({ alice, bob }) => {
     const roomId = await alice.createRoom({ preset: "public_chat" });
     await bob.joinRoom(roomId);
-    await membershipShown(alice, roomId, bob.userId, "join");
+    await alice.syncUntilMembership(roomId, bob.userId, "join");
     expect(await joinedMembers(alice, roomId)).toContain(bob.userId);
     const res = await bob.post(cs.v3`/rooms/${roomId}/leave`, {});
     expect(res).toHaveStatus(200);
     expect(await membershipOf(alice, roomId, bob.userId)).toBe("leave");
-    await membershipShown(alice, roomId, bob.userId, "leave");
+    await alice.syncUntilMembership(roomId, bob.userId, "leave");
     expect(await joinedMembers(alice, roomId)).not.toContain(bob.userId);
   });
 
@@ -242,7 +233,7 @@ describe("GET /rooms/{roomId}/members and /joined_members", () => {
     await alice.step("ban eve", "POST", cs.v3`/rooms/${roomId}/ban`, { body: { user_id: eve.userId } });
     // Read once the ban is in the room (it shows in /sync): a server may apply it a moment after
     // the ban request returns.
-    await alice.syncUntilEvent(roomId, (e) => e.type === "m.room.member" && e.state_key === eve.userId && e.content?.membership === "ban", "eve's ban");
+    await alice.syncUntilMembership(roomId, eve.userId, "ban");
     const res = await alice.get(cs.v3`/rooms/${roomId}/members`);
     expect(res).toHaveStatus(200);
     const byUser = Object.fromEntries((res.body.chunk as Body[]).filter((e) => e.type === "m.room.member").map((e) => [e.state_key, e.content.membership]));
@@ -253,7 +244,7 @@ describe("GET /rooms/{roomId}/members and /joined_members", () => {
     const roomId = await alice.createRoom({ preset: "public_chat" });
     await bob.joinRoom(roomId);
     await alice.invite(roomId, charlie.userId);
-    await membershipShown(alice, roomId, charlie.userId, "invite");
+    await alice.syncUntilMembership(roomId, charlie.userId, "invite");
     const res = await alice.get(cs.v3`/rooms/${roomId}/members`, { query: { membership: "join" } });
     expect(res).toHaveStatus(200);
     const users = (res.body.chunk as Body[]).map((e) => e.state_key).sort();

@@ -41,9 +41,9 @@ async function roomVersionOf(client: MatrixClient, roomId: string): Promise<stri
  * everything the test arranged).
  */
 async function wholeTimeline(client: MatrixClient, roomId: string, last: (e: ClientEvent) => boolean, what: string): Promise<Body[]> {
-  const seen = await client.syncUntilEvent(roomId, last, what);
+  await client.syncUntilEvent(roomId, last, what);
   const out: Body[] = [];
-  let from: string | undefined = await client.syncPast(roomId, seen.event_id);
+  let from: string | undefined = client.since;
   for (let pages = 0; from !== undefined; pages++) {
     if (pages >= 20) throw new Error(`/messages still returned an end token after ${pages} pages`);
     const page: Body = await client.step("page back through /messages", "GET", cs.v3`/rooms/${roomId}/messages`, { query: { dir: "b", from, limit: 100 } });
