@@ -10,17 +10,7 @@ import { authorizeEvent } from "./receipt.ts";
 import { runScenario, stateToObject, type ScenarioInput, type StateObject } from "./scenario.ts";
 import { EventStore } from "./store.ts";
 import { T, compareCodePoints, eventStateKey, splitStateKey, stateKey, type Pdu, type PduInput, type StateMap } from "./types.ts";
-import {
-  conflictedStateSubgraph,
-  isPowerEvent,
-  iterativeAuthChecks,
-  mainlineOrder,
-  partitionStates,
-  resolveV2,
-  reverseTopologicalPowerOrder,
-  roomCreateForV21,
-  type V2Trace,
-} from "./v2.ts";
+import { resolveV2, type OpenReadings, type V2Trace } from "./v2.ts";
 import { resolveState } from "./resolve.ts";
 import type { RoomVersionRules } from "./versions.ts";
 import { buildRoom } from "./walk.ts";
@@ -275,57 +265,11 @@ export interface Classification {
 }
 
 /** Alternative readings the model can resolve under, for telling open points from deviations. */
-export interface Variant {
-  /** R1 the other way: an event belongs to its own auth chain (state events count in C_i). */
-  readonly selfInclusiveChains?: boolean;
-  /** R3 the other way (Synapse, ruma): step 1 follows auth edges only inside the full conflicted set. */
-  readonly step1InsideOnly?: boolean;
-}
-
-export const VARIANTS: ReadonlyArray<{ reading: string; variant: Variant }> = [
+export const VARIANTS: ReadonlyArray<{ reading: string; variant: OpenReadings }> = [
   { reading: "R1 (auth chains include the event itself)", variant: { selfInclusiveChains: true } },
   { reading: "R3 (step 1 walks auth edges only inside the full conflicted set)", variant: { step1InsideOnly: true } },
   { reading: "R1 and R3 together", variant: { selfInclusiveChains: true, step1InsideOnly: true } },
 ];
-
-/**
- * resolveV2 (harness/stateres/v2.ts) with the readings of `variant` switched to the other side;
- * with an empty variant it is resolveV2. Composed from the model's exported steps.
- */
-export function resolveV2Variant(stateSets: readonly StateMap[], store: EventStore, rules: RoomVersionRules, variant: Variant, roomCreateId?: string): Map<string, string> {
-  const v21 = rules.stateRes === "v2.1";
-  const roomCreate = v21 ? roomCreateForV21(stateSets, store, roomCreateId) : undefined;
-  const { unconflicted, conflicted } = partitionStates(stateSets);
-  if (conflicted.size === 0) return new Map(unconflicted);
-  const counts = new Map<string, number>();
-  for (const set of stateSets) for (const id of store.ancestors(set.values(), variant.selfInclusiveChains === true)) counts.set(id, (counts.get(id) ?? 0) + 1);
-  const diff = [...counts].filter(([, n]) => n < stateSets.length).map(([id]) => id);
-  const subgraph = v21 ? conflictedStateSubgraph(conflicted, store) : new Set<string>();
-  const full = new Set<string>([...conflicted, ...diff, ...subgraph]);
-  const power = [...full].filter((id) => isPowerEvent(store.get(id)));
-  const x = new Set<string>(power);
-  if (variant.step1InsideOnly) {
-    const stack = [...power];
-    while (stack.length > 0) {
-      const id = stack.pop()!;
-      for (const a of store.get(id).auth_events) {
-        if (full.has(a) && !x.has(a)) {
-          x.add(a);
-          stack.push(a);
-        }
-      }
-    }
-  } else {
-    for (const a of store.ancestors(power, false)) if (full.has(a)) x.add(a);
-  }
-  const powerOrder = reverseTopologicalPowerOrder(x, store, rules, roomCreate);
-  const partial = iterativeAuthChecks(v21 ? new Map() : unconflicted, powerOrder, store, rules, { roomCreate });
-  const rest = [...full].filter((id) => !x.has(id));
-  const restOrder = mainlineOrder(rest, partial.get(stateKey(T.powerLevels, "")), store);
-  const resolved = iterativeAuthChecks(partial, restOrder, store, rules, { roomCreate });
-  for (const [k, v] of unconflicted) resolved.set(k, v);
-  return resolved;
-}
 
 /**
  * Whether a difference between `target` and the model is an open reading: the model, with one of
@@ -336,7 +280,7 @@ export function classify(answer: ModelAnswer, target: StateMap, rules: RoomVersi
   const readings: string[] = [];
   if (rules.stateRes !== "v1") {
     for (const { reading, variant } of VARIANTS) {
-      const alt = resolveV2Variant(answer.stateSets, answer.store, rules, variant, answer.createId);
+      const alt = resolveV2(answer.stateSets, answer.store, rules, { readings: variant, ...(answer.createId !== undefined ? { roomCreateId: answer.createId } : {}) });
       if (compareStates(target, alt).length === 0) readings.push(reading);
     }
   }

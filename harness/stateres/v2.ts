@@ -75,6 +75,19 @@ export interface ResolveOptions {
    * changes resolveV2 applies. Not part of any room version.
    */
   readonly v21Changes?: { readonly emptyStart: boolean; readonly conflictedSubgraph: boolean };
+  /**
+   * For telling a target's answer apart from a deviation: takes some of the model's readings of
+   * the spec the other way (see R1 and R3 above). Not part of any room version.
+   */
+  readonly readings?: OpenReadings;
+}
+
+/** Readings of the v2 algorithm that the spec's text leaves open, taken the other way. */
+export interface OpenReadings {
+  /** R1 the other way: an event belongs to its own auth chain (state events count in C_i). */
+  readonly selfInclusiveChains?: boolean;
+  /** R3 the other way (Synapse, ruma): step 1 follows auth edges only inside the full conflicted set. */
+  readonly step1InsideOnly?: boolean;
 }
 
 /** What each step computed; filled in when a trace object is passed. */
@@ -148,11 +161,14 @@ export function partitionStates(stateSets: readonly StateMap[]): {
   return { unconflicted, conflicted, conflictedKeys };
 }
 
-/** ∪C_i − ∩C_i where C_i is the full auth chain of state set i (R1: events exclude themselves). */
-export function authDifference(stateSets: readonly StateMap[], store: EventStore): Set<string> {
+/**
+ * ∪C_i − ∩C_i where C_i is the full auth chain of state set i (R1: events exclude themselves,
+ * unless `selfInclusive` takes R1 the other way).
+ */
+export function authDifference(stateSets: readonly StateMap[], store: EventStore, selfInclusive = false): Set<string> {
   const counts = new Map<string, number>();
   for (const s of stateSets) {
-    for (const id of store.ancestors(s.values(), false)) counts.set(id, (counts.get(id) ?? 0) + 1);
+    for (const id of store.ancestors(s.values(), selfInclusive)) counts.set(id, (counts.get(id) ?? 0) + 1);
   }
   const diff = new Set<string>();
   for (const [id, n] of counts) if (n < stateSets.length) diff.add(id);
@@ -440,14 +456,28 @@ export function resolveV2(
     return new Map(unconflicted);
   }
 
-  const diff = authDifference(stateSets, store);
+  const readings = options.readings ?? {};
+  const diff = authDifference(stateSets, store, readings.selfInclusiveChains === true);
   const subgraph = withSubgraph ? conflictedStateSubgraph(conflicted, store) : new Set<string>();
   const full = new Set<string>([...conflicted, ...diff, ...subgraph]);
 
-  // Step 1: power events of the full conflicted set, enlarged by their auth chains within it (R3).
+  // Step 1: power events of the full conflicted set, enlarged by their auth chains within it (R3),
+  // or, with R3 the other way, by what auth edges inside the full conflicted set reach.
   const power = [...full].filter((id) => isPowerEvent(store.get(id)));
   const x = new Set<string>(power);
-  for (const a of store.ancestors(power, false)) if (full.has(a)) x.add(a);
+  if (readings.step1InsideOnly) {
+    const stack = [...power];
+    while (stack.length > 0) {
+      for (const a of store.get(stack.pop()!).auth_events) {
+        if (full.has(a) && !x.has(a)) {
+          x.add(a);
+          stack.push(a);
+        }
+      }
+    }
+  } else {
+    for (const a of store.ancestors(power, false)) if (full.has(a)) x.add(a);
+  }
   const powerOrder = reverseTopologicalPowerOrder(x, store, rules, roomCreate);
 
   // Step 2: iterative auth checks from the unconflicted state map (v2) or an empty map (v2.1).

@@ -8,7 +8,6 @@ import {
   modelAnswer,
   opEvent,
   randomFork,
-  resolveV2Variant,
   scenarioFor,
   seededRandom,
   stateFromClientEvents,
@@ -89,14 +88,6 @@ describe("differential helpers", () => {
     if (!replay.ok) return;
     expect(replay.output.state?.["m.room.topic"]).toBeUndefined();
     expect(replay.mismatch).toContain("(m.room.topic, \"\"): expected $topic, got (absent)");
-  });
-
-  it("resolveV2Variant with no switch is resolveV2, in v2 and v2.1 rooms", () => {
-    const { events, tips } = room();
-    for (const v of [10, 11]) {
-      const answer = modelAnswer(events, tips, rulesOf(v));
-      expect(resolveV2Variant(answer.stateSets, answer.store, rulesOf(v), {}, answer.createId)).toEqual(answer.state);
-    }
   });
 
   it("reads the target's views: state_ids through the store, client events by type and state key", () => {

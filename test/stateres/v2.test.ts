@@ -93,6 +93,9 @@ describe("definitions", () => {
     const s2 = stateMap(events);
     const diff = authDifference([s1, s2], store);
     expect(diff.has(bobJoin.event_id)).toBe(true);
+    // Taken the other way (an event in its own chain, as the differential classifier tries), both
+    // sets' chains hold the join and it leaves the auth difference.
+    expect(authDifference([s1, s2], store, true).has(bobJoin.event_id)).toBe(false);
     expect(partitionStates([s1, s2]).unconflicted.get(stateKey("m.room.member", BOB))).toBe(bobJoin.event_id);
     // The event's own chain does not include it.
     expect(store.authChain(bobJoin.event_id).has(bobJoin.event_id)).toBe(false);
@@ -332,8 +335,12 @@ describe("the whole algorithm", () => {
     expect(trace.fullConflictedSet!.has("$pl1")).toBe(false);
     expect(trace.fullConflictedSet!.has("$j1")).toBe(true);
     expect(new Set(trace.powerOrder)).toEqual(new Set(["$kick", "$cj", "$j1"]));
-    // Walking auth edges only inside the full conflicted set would have left $j1 to step 3.
     expect(trace.mainlineOrder).toEqual(["$j2"]);
+    // Walking auth edges only inside the full conflicted set (R3 the other way) leaves $j1 to step 3.
+    const inside: V2Trace = {};
+    resolveV2([room.stateAfter.get("$kick")!, room.stateAfter.get("$j2")!], room.store, rules, { readings: { step1InsideOnly: true } }, inside);
+    expect(new Set(inside.powerOrder)).toEqual(new Set(["$kick", "$cj"]));
+    expect(new Set(inside.mainlineOrder)).toEqual(new Set(["$j1", "$j2"]));
   });
 
   test("step 5: the unconflicted state map has the last word", () => {
