@@ -61,15 +61,24 @@ function defaultWorkers(): number {
   return Math.min(8, 2 * availableParallelism());
 }
 
+/**
+ * The harness's own stub-server tests set MATRIX_CONFORMANCE_SELFTEST=1 to run the "selftest"
+ * project (test/stub/suites: suites written to prove how verdicts are reached) instead of the
+ * conformance suites. It is not a user option.
+ */
+const SELFTEST = process.env.MATRIX_CONFORMANCE_SELFTEST === "1";
+const SUITES_DIR = SELFTEST ? "test/stub/suites" : "suites";
+const SUITES_PROJECT = SELFTEST ? "selftest" : "suites";
+
 /** Suite files for --area: "rooms", "client-server" or "client-server/rooms". */
 function areaFiles(areas: string[] | undefined): string[] {
   if (!areas?.length) return [];
-  const all = listSuites(join(ROOT, "suites")).map((f) => relative(join(ROOT, "suites"), f).replace(/\.test\.ts$/, ""));
+  const all = listSuites(join(ROOT, SUITES_DIR)).map((f) => relative(join(ROOT, SUITES_DIR), f).replace(/\.test\.ts$/, ""));
   const picked = new Set<string>();
   for (const area of areas) {
     const hits = all.filter((a) => a === area || a.startsWith(`${area}/`) || a.endsWith(`/${area}`));
     if (!hits.length) throw new Fatal(`no area named '${area}'. Areas: ${all.join(", ")}`);
-    hits.forEach((h) => picked.add(`suites/${h}.test.ts`));
+    hits.forEach((h) => picked.add(`${SUITES_DIR}/${h}.test.ts`));
   }
   return [...picked];
 }
@@ -174,7 +183,7 @@ async function runSuites(opts: RunOptions): Promise<number> {
       {
         root: ROOT,
         config: join(ROOT, "vitest.config.ts"),
-        project: ["suites"],
+        project: [SUITES_PROJECT],
         run: true,
         watch: false,
         testNamePattern: opts.grep,

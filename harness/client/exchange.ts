@@ -12,8 +12,15 @@ export interface SchemaViolation {
 export interface SchemaCheck {
   /** `<api> <METHOD> <path template>`, when the request matched a spec operation. */
   operation?: string;
+  /**
+   * What was checked, always something the target produced: its response to the harness
+   * ("response", the default), or its request to a fake actor of the harness ("request").
+   */
+  subject?: "response" | "request";
   checked: boolean;
   errors: SchemaViolation[];
+  /** Ids of spec errata (schemas/errata.json) without which this check would have failed. */
+  errata?: string[];
 }
 
 export interface Exchange {

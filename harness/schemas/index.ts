@@ -61,6 +61,7 @@ export { Spec, STANDARD_ERROR_SCHEMA, isJsonMediaType } from "./spec.ts";
 export type { ResponseInput, ResponseValidation, EventValidation, EventValidationOptions, SpecStats } from "./spec.ts";
 export type { Operation, MatchedOperation } from "./routes.ts";
 export type { SchemaViolation } from "./violations.ts";
+export { anchorOfOperation, operationAnchor, sectionAnchor } from "./anchors.ts";
 export type { FormatDefinition, Overlay } from "./project-data.ts";
 
 export type LoadSpecOptions = LoadOptions;
