@@ -7,6 +7,10 @@
 // A trailing slash is ignored on both sides (the spec writes "/pushrules/" and "/pushrules/global/").
 // Where several templates match, the one whose first differing segment is literal wins
 // (`/query/directory` over `/query/{queryType}`, `/pubkey/isvalid` over `/pubkey/{keyId}`).
+// A last path parameter whose description says the trailing slash is optional when it is empty
+// (the state key of GET/PUT /rooms/{roomId}/state/{eventType}/{stateKey}) also matches a path
+// that ends before it, with or without the slash, as the empty string; an exact-length match
+// is preferred over such a shortened one.
 // The spec documents a few method+path pairs twice (e.g. POST /rooms/{roomId}/invite as
 // inviteUser and inviteBy3PID): the first is the match, the others are `alternatives`.
 
@@ -43,6 +47,8 @@ type Segment = { kind: "literal"; text: string } | { kind: "param"; name: string
 interface Route {
   op: Operation;
   segments: Segment[];
+  /** The last segment is a parameter that may be empty, its trailing slash then optional. */
+  optionalLast: boolean;
 }
 
 const METHODS = ["get", "put", "post", "delete", "patch", "head", "options"];
@@ -85,6 +91,30 @@ function compileSegment(seg: string): Segment {
 
 /** Rank of a segment kind: lower is more specific. */
 const RANK = { literal: 0, mixed: 1, param: 2 } as const;
+/** Rank of an omitted, empty last parameter: less specific than any segment that is present. */
+const RANK_EMPTY_LAST = 3;
+
+interface ParameterDoc {
+  in?: unknown;
+  name?: unknown;
+  description?: unknown;
+}
+
+/**
+ * Whether the spec says the path parameter `name` may be empty with its trailing slash left out
+ * ("When an empty string, the trailing slash on this endpoint is optional."). Only inline
+ * parameters of the path item or the operation are read.
+ */
+function emptyWithoutSlash(name: string, ...lists: unknown[]): boolean {
+  for (const list of lists) {
+    if (!Array.isArray(list)) continue;
+    for (const p of list as ParameterDoc[]) {
+      if (p === null || typeof p !== "object" || p.in !== "path" || p.name !== name) continue;
+      if (typeof p.description === "string" && /empty string.*trailing slash[^.]*optional/is.test(p.description)) return true;
+    }
+  }
+  return false;
+}
 
 /** Strips scheme, authority, query and fragment; returns the raw (still encoded) path. */
 export function rawPathOf(urlPath: string): string {
@@ -112,7 +142,7 @@ export class RouteTable {
       for (const [p, item] of Object.entries(d.paths)) {
         if (item === null || typeof item !== "object") continue;
         for (const method of METHODS) {
-          const o = item[method] as { operationId?: unknown; deprecated?: unknown } | undefined;
+          const o = item[method] as { operationId?: unknown; deprecated?: unknown; parameters?: unknown } | undefined;
           if (!o || typeof o !== "object") continue;
           // Some path keys carry a trailing space, so that two files can document the same
           // method and path (e.g. "/rooms/{roomId}/invite " for inviteUser beside inviteBy3PID).
@@ -133,7 +163,10 @@ export class RouteTable {
           };
           ops.push(op);
           const routes = this.byMethod.get(M) ?? [];
-          routes.push({ op, segments: splitPath(template).map(compileSegment) });
+          const segments = splitPath(template).map(compileSegment);
+          const last = segments[segments.length - 1];
+          const optionalLast = last?.kind === "param" && emptyWithoutSlash(last.name, item.parameters, o.parameters);
+          routes.push({ op, segments, optionalLast });
           this.byMethod.set(M, routes);
         }
       }
@@ -161,9 +194,14 @@ export class RouteTable {
     let best: { route: Route; params: Record<string, string>; rank: number[] } | undefined;
     const ties: Route[] = [];
     for (const route of routes) {
-      if (route.segments.length !== segs.length) continue;
+      const shortened = route.optionalLast && route.segments.length === segs.length + 1;
+      if (route.segments.length !== segs.length && !shortened) continue;
       const params: Record<string, string> = {};
       const rank: number[] = [];
+      if (shortened) {
+        const last = route.segments[segs.length];
+        if (last?.kind === "param") params[last.name] = "";
+      }
       let ok = true;
       for (let i = 0; i < segs.length && ok; i++) {
         const t = route.segments[i];
@@ -183,6 +221,7 @@ export class RouteTable {
         if (t) rank.push(RANK[t.kind]);
       }
       if (!ok) continue;
+      if (shortened) rank.push(RANK_EMPTY_LAST);
       const cmp = best ? compareRank(rank, best.rank) : -1;
       if (cmp < 0) {
         best = { route, params, rank };

@@ -114,6 +114,27 @@ describe("matchOperation", () => {
     });
   });
 
+  it("matches a state request with an empty state key, with or without the trailing slash", () => {
+    for (const method of ["GET", "PUT"]) {
+      for (const path of ["/_matrix/client/v3/rooms/!r:hs/state/m.room.name/", "/_matrix/client/v3/rooms/!r:hs/state/m.room.name"]) {
+        const m = spec.matchOperation(method, path);
+        expect(m?.key, `${method} ${path}`).toBe(`${method} /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}`);
+        expect(m?.params, `${method} ${path}`).toEqual({ roomId: "!r:hs", eventType: "m.room.name", stateKey: "" });
+      }
+    }
+    // A non-empty state key still fills the parameter; the state of the whole room is its own operation.
+    expect(spec.matchOperation("GET", "/_matrix/client/v3/rooms/!r:hs/state/m.room.member/@u:hs")?.params).toEqual({
+      roomId: "!r:hs",
+      eventType: "m.room.member",
+      stateKey: "@u:hs",
+    });
+    expect(spec.matchOperation("GET", "/_matrix/client/v3/rooms/!r:hs/state")?.operationId).toBe("getRoomState");
+    expect(spec.matchOperation("GET", "/_matrix/client/v3/rooms/!r:hs/state/")?.operationId).toBe("getRoomState");
+    // Only a parameter the spec says may be empty: a send without its txnId matches nothing.
+    expect(spec.matchOperation("PUT", "/_matrix/client/v3/rooms/!r:hs/send/m.room.message")).toBeUndefined();
+    expect(spec.matchOperation("GET", "/_matrix/client/v3/profile/@u:hs")?.operationId).toBe("getUserProfile");
+  });
+
   it("lists operations documented twice for one method and path as alternatives", () => {
     const invite = spec.matchOperation("POST", "/_matrix/client/v3/rooms/!r:hs/invite");
     expect([invite?.operationId, ...(invite?.alternatives.map((a) => a.operationId) ?? [])].sort()).toEqual(["inviteBy3PID", "inviteUser"]);
