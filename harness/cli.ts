@@ -12,7 +12,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import type { Baseline } from "./report/baseline.ts";
-import type { RunReport } from "./report/model.ts";
+import { runFailed, type ErratumHit, type RunReport } from "./report/model.ts";
 import { SPEC_RELEASE_TAG, SpecSourceError, detectSpecVersion, fetchSpec, resolveSpecDir } from "./schemas/index.ts";
 import { SetupError, TARGETS, defaultCacheDir, isKnownTarget, liveProcesses, startTarget, type Deployment } from "./targets/index.ts";
 
@@ -48,6 +48,9 @@ interface RunOptions {
   containerNetwork?: "bridge" | "host";
   baseline?: string;
   strict?: boolean;
+  strictShould?: boolean;
+  /** commander's --no-errata: false when given. */
+  errata?: boolean;
   updateBaseline?: boolean;
 }
 
@@ -90,6 +93,15 @@ function listSuites(dir: string): string[] {
   );
 }
 
+/** Summary and evidence of each spec erratum, for the report's list of errata the run needed. */
+async function erratumDescriptions(): Promise<(id: string) => Pick<ErratumHit, "summary" | "evidence"> | undefined> {
+  const file = join(ROOT, "schemas/errata.json");
+  if (!existsSync(file)) return () => undefined;
+  const list = JSON.parse(readFileSync(file, "utf8")) as Array<Pick<ErratumHit, "id" | "summary" | "evidence">>;
+  const byId = new Map(list.map((e) => [e.id, e]));
+  return (id) => byId.get(id);
+}
+
 async function runSuites(opts: RunOptions): Promise<number> {
   const reportDir = resolve(opts.reportDir);
   let specDir: string;
@@ -123,6 +135,11 @@ async function runSuites(opts: RunOptions): Promise<number> {
     if (!(Number.isInteger(ms) && ms > 0)) throw new Fatal(`--request-timeout takes milliseconds as a positive whole number, not '${opts.requestTimeout}'`);
     process.env.MATRIX_CONFORMANCE_REQUEST_TIMEOUT_MS = String(ms);
   }
+
+  // --no-errata: the workers (schema checks, fake peers) read this and use the spec's raw schemas.
+  const errata = opts.errata !== false;
+  if (errata) delete process.env.MATRIX_CONFORMANCE_ERRATA;
+  else process.env.MATRIX_CONFORMANCE_ERRATA = "off";
 
   await mkdir(reportDir, { recursive: true });
   for (const f of ["report.json", "junit.xml"]) await rm(join(reportDir, f), { force: true });
@@ -174,6 +191,9 @@ async function runSuites(opts: RunOptions): Promise<number> {
       deployment: deployment.info,
       baseline,
       filtered: opts.grep !== undefined,
+      strictShould: opts.strictShould ?? false,
+      errata,
+      erratumInfo: await erratumDescriptions(),
       onReport: (r) => (report = r),
     });
     const { startVitest } = await import("vitest/node");
@@ -187,7 +207,7 @@ async function runSuites(opts: RunOptions): Promise<number> {
         run: true,
         watch: false,
         testNamePattern: opts.grep,
-        reporters: [new ProgressReporter({ rootDir: ROOT, specVersion, baseline, filtered: opts.grep !== undefined }), reporter],
+        reporters: [new ProgressReporter({ rootDir: ROOT, specVersion, baseline, strictShould: opts.strictShould ?? false, filtered: opts.grep !== undefined }), reporter],
         maxWorkers: workers,
       },
       { server: { watch: null } },
@@ -201,7 +221,7 @@ async function runSuites(opts: RunOptions): Promise<number> {
       await writeBaseline(baselineFile, next);
       process.stderr.write(`matrix-conformance: wrote ${next.entries.length} entries to ${baselineFile}; review every reason and spec link before committing it\n`);
     }
-    if (r.summary.failed > 0 || r.runErrors.length > 0) return EXIT_FAILED;
+    if (runFailed(r.summary, r.runErrors)) return EXIT_FAILED;
     if (opts.strict && r.summary.fixed > 0) {
       process.stderr.write(`matrix-conformance: --strict: ${r.summary.fixed} baseline entr${r.summary.fixed === 1 ? "y passes" : "ies pass"} now; remove ${r.summary.fixed === 1 ? "it" : "them"} from ${baselineFile}\n`);
       return EXIT_FAILED;
@@ -241,6 +261,8 @@ export function buildProgram(): Command {
     .option("--keep-data", "keep the server's data directory after the run")
     .option("--baseline <file>", "expected failures of the target (default: fixtures/baselines/<target>.json when it exists)")
     .option("--strict", "fail the run when a baseline entry's test passes, so the baseline only shrinks")
+    .option("--strict-should", "fail the run on SHOULD- and MAY-level failures too (by default they are warnings)")
+    .option("--no-errata", "check against the spec's raw schemas, without the known spec defects of schemas/errata.json")
     .option("--update-baseline", "write the run's failures to the baseline file for review")
     .action(async (opts: RunOptions) => {
       process.exitCode = await runSuites(opts);

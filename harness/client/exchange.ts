@@ -5,8 +5,12 @@
 export interface SchemaViolation {
   instancePath: string;
   rule: string;
+  /** The failing keyword ("required", "type", ...), or a harness rule ("status", "x-matrix"). */
+  keyword?: string;
   message: string;
   value?: unknown;
+  /** Set when the rule comes from the project's overlays rather than the spec. */
+  overlay?: { id: string; spec: string };
 }
 
 export interface SchemaCheck {

@@ -12,9 +12,17 @@ function testcase(t: TestResultEntry): string {
   const attrs = `classname="${esc(t.area)}" name="${esc(t.fullTitle)}" file="${esc(t.file)}" time="${(t.durationMs / 1000).toFixed(3)}"`;
   const ref = t.spec ? `spec: ${t.spec.url}\n` : "";
   const trace = (t.exchanges ?? []).map(formatExchange).join("\n");
+  const sig = t.failure ? `signature: ${t.failure.signature}\n` : "";
   switch (t.status) {
     case "failed":
-      return `    <testcase ${attrs}>\n      <failure message="${esc(firstLine(t.error))}" type="AssertionError">${esc(`${ref}${t.error ?? ""}\n${trace}`)}</failure>\n    </testcase>`;
+      return `    <testcase ${attrs}>\n      <failure message="${esc(t.failure?.signature ?? firstLine(t.error))}" type="${t.failure?.kind ?? "assertion"}">${esc(`${ref}${sig}${t.error ?? ""}\n${trace}`)}</failure>\n    </testcase>`;
+    case "setup-failed":
+      // JUnit's <error> is "the test could not do its job", which is what a set-up failure is.
+      return `    <testcase ${attrs}>\n      <error message="${esc(t.failure?.signature ?? firstLine(t.error))}" type="setup">${esc(`${ref}${sig}${t.error ?? ""}\n${trace}`)}</error>\n    </testcase>`;
+    case "warning":
+      // Passed, with the unmet SHOULD beside it: JUnit has no warning state, so readers see it
+      // as a property and in the test's output.
+      return `    <testcase ${attrs}>\n      <properties><property name="warning" value="${esc(`${t.spec?.level ?? "SHOULD"}: ${t.failure?.signature ?? firstLine(t.error)}`)}"/></properties>\n      <system-out>${esc(`warning (${t.spec?.level ?? "SHOULD"}-level requirement not met)\n${ref}${sig}${t.error ?? ""}`)}</system-out>\n    </testcase>`;
     case "skipped":
       return `    <testcase ${attrs}>\n      <skipped message="${esc(t.reason ?? "skipped")}"/>\n    </testcase>`;
     case "expected-failure":
@@ -34,8 +42,8 @@ export function toJUnit(report: RunReport): string {
   const suites = [...byArea.entries()].map(([area, tests]) => {
     const c = report.areas[area]!;
     const time = tests.reduce((n, t) => n + t.durationMs, 0) / 1000;
-    return `  <testsuite name="${esc(area)}" tests="${c.total}" failures="${c.failed}" errors="0" skipped="${c.skipped + c.expectedFailures}" time="${time.toFixed(3)}">\n${tests.map(testcase).join("\n")}\n  </testsuite>`;
+    return `  <testsuite name="${esc(area)}" tests="${c.total}" failures="${c.failed}" errors="${c.setupFailed}" skipped="${c.skipped + c.expectedFailures}" time="${time.toFixed(3)}">\n${tests.map(testcase).join("\n")}\n  </testsuite>`;
   });
   const s = report.summary;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="matrix-conformance: ${esc(report.target.name)}" tests="${s.total}" failures="${s.failed}" errors="${report.runErrors.length}" skipped="${s.skipped + s.expectedFailures}" time="${(report.durationMs / 1000).toFixed(3)}">\n${suites.join("\n")}\n</testsuites>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="matrix-conformance: ${esc(report.target.name)}" tests="${s.total}" failures="${s.failed}" errors="${s.setupFailed + report.runErrors.length}" skipped="${s.skipped + s.expectedFailures}" time="${(report.durationMs / 1000).toFixed(3)}">\n${suites.join("\n")}\n</testsuites>\n`;
 }

@@ -49,6 +49,8 @@ function cellText(c: Counts | undefined): string {
   if (!c || c.total === 0) return "–";
   const parts = [`${c.passed}/${c.total}`];
   if (c.failed) parts.push(`${c.failed} failed`);
+  if (c.setupFailed) parts.push(`${c.setupFailed} set-up failed`);
+  if (c.warnings) parts.push(`${c.warnings} warnings`);
   if (c.expectedFailures) parts.push(`${c.expectedFailures} xfail`);
   if (c.fixed) parts.push(`${c.fixed} fixed`);
   if (c.skipped) parts.push(`${c.skipped} skipped`);
@@ -56,7 +58,25 @@ function cellText(c: Counts | undefined): string {
 }
 
 function notPassing(r: RunReport): TestResultEntry[] {
-  return r.tests.filter((t) => t.status === "failed" || t.status === "expected-failure" || t.status === "fixed");
+  return r.tests.filter((t) => t.status !== "passed" && t.status !== "skipped");
+}
+
+/** One failing test's line in the matrix: what happened, with its signature or reason. */
+function outcomeText(t: TestResultEntry, esc: (s: string) => string, mark: (cls: string, text: string) => string = (_c, text) => text): string {
+  const firstLine = esc((t.error ?? "").split("\n")[0] ?? "");
+  const sig = t.failure ? esc(t.failure.signature) : firstLine;
+  switch (t.status) {
+    case "failed":
+      return `${mark("fail", "failed")}: ${sig}`;
+    case "setup-failed":
+      return `${mark("fail", "set-up failed")}: ${sig}`;
+    case "warning":
+      return `${mark("xfail", `warning (${t.spec?.level ?? "SHOULD"})`)}: ${sig}`;
+    case "fixed":
+      return `${mark("xfail", "fixed")}: passes, but is listed in the baseline`;
+    default:
+      return `${mark("xfail", "expected failure")}: ${esc(t.reason ?? "")}`;
+  }
 }
 
 function areasOf(cols: Column[]): string[] {
@@ -83,7 +103,7 @@ export function toMarkdown(reports: RunReport[]): string {
     for (const t of bad) {
       const title = `${t.area} › ${mdEscape(t.fullTitle)}`;
       const link = t.spec ? ` ([spec](${t.spec.url}))` : "";
-      const what = t.status === "failed" ? `failed: ${mdEscape((t.error ?? "").split("\n")[0] ?? "")}` : t.status === "fixed" ? "passes, but is listed in the baseline" : `expected failure: ${mdEscape(t.reason ?? "")}`;
+      const what = outcomeText(t, mdEscape);
       out.push(`- ${title}${link} — ${what}`);
     }
     out.push("");
@@ -95,7 +115,7 @@ const h = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(
 
 function cellClass(c: Counts | undefined): string {
   if (!c || c.total === 0) return "none";
-  if (c.failed) return "fail";
+  if (c.failed || c.setupFailed) return "fail";
   if (c.expectedFailures || c.fixed) return "xfail";
   if (c.skipped === c.total) return "none";
   return "pass";
@@ -119,7 +139,7 @@ export function toHtml(reports: RunReport[]): string {
     const bad = notPassing(c.report);
     const items = bad.map((t) => {
       const spec = t.spec ? ` <a href="${h(t.spec.url)}">spec</a>` : "";
-      const what = t.status === "failed" ? `<span class="fail">failed</span>: ${h((t.error ?? "").split("\n")[0] ?? "")}` : t.status === "fixed" ? `<span class="xfail">fixed</span>: passes but is in the baseline` : `<span class="xfail">expected failure</span>: ${h(t.reason ?? "")}`;
+      const what = outcomeText(t, h, (cls, text) => `<span class="${cls}">${text}</span>`);
       return `<li id="${anchor(i, t)}"><b>${h(t.area)}</b> › ${h(t.fullTitle)}${spec}<br>${what}</li>`;
     });
     return `<section><h2>${h(c.label)}</h2><p>${h(c.report.target.serverName)}, run ${h(c.report.startedAt)}, ${(c.report.durationMs / 1000).toFixed(1)} s.</p>${items.length ? `<ul>${items.join("")}</ul>` : "<p>No failures.</p>"}</section>`;

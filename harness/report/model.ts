@@ -2,8 +2,20 @@
 // functions that turn per-test results into summaries.
 import type { Exchange } from "../client/exchange.ts";
 import type { SpecRef } from "../fixtures/meta.ts";
+import type { Failure, SchemaFinding } from "./failures.ts";
 
-export type TestStatus = "passed" | "failed" | "skipped" | "expected-failure" | "fixed";
+/**
+ *   passed            the test passed
+ *   failed            a MUST-level test failed for its own act or assertions (or a SHOULD one
+ *                     under --strict-should); fails the run
+ *   setup-failed      an arrangement step failed or broke the schema: the behaviour under test
+ *                     was not reached; counted apart, fails the run unless baselined
+ *   warning           a SHOULD- or MAY-level test failed: shown and counted, does not fail the run
+ *   skipped           not run, with the reason
+ *   expected-failure  failed with the signature its baseline entry names
+ *   fixed             listed in the baseline, but passed
+ */
+export type TestStatus = "passed" | "failed" | "setup-failed" | "warning" | "skipped" | "expected-failure" | "fixed";
 
 export interface TestResultEntry {
   /** Stable across runs: "<file>::<full title>". */
@@ -18,6 +30,14 @@ export interface TestResultEntry {
   error?: string;
   /** Why a test was skipped, or why a failure was expected. */
   reason?: string;
+  /** What the test failed of: the kind and the stable signature a baseline entry names. */
+  failure?: Failure;
+  /** A baseline entry covers this test but expects another signature: the failure is new. */
+  baselineMismatch?: { expected: string; entry: string };
+  /** The schema violations the test met, each with the role of its exchange (act or set-up). */
+  schema?: SchemaFinding[];
+  /** The behaviour this case checks: its id without the room version it ran in. */
+  behaviour: string;
   exchanges?: Exchange[];
 }
 
@@ -25,16 +45,43 @@ export interface Counts {
   total: number;
   passed: number;
   failed: number;
+  setupFailed: number;
+  warnings: number;
   skipped: number;
   expectedFailures: number;
   fixed: number;
+  /** Distinct behaviours among the cases (a behaviour run in several room versions counts once). */
+  behaviours: number;
+}
+
+/** One schema rule broken by one endpoint in this run, with every test that met it. */
+export interface SchemaSectionEntry {
+  /** "GET /_matrix/federation/v1/make_join/{roomId}/{userId} 200", or "PUT ... request" for a request the target sent. */
+  endpoint: string;
+  operation: string;
+  status?: number;
+  subject: "response" | "request";
+  rule: string;
+  overlay?: string;
+  tests: Array<{ id: string; role: "act" | "setup"; status: TestStatus }>;
+}
+
+/** A spec erratum the run relied on: without it, these checks would have failed. */
+export interface ErratumHit {
+  id: string;
+  summary: string;
+  evidence: Array<{ kind: string; ref: string; note?: string }>;
+  /** Endpoints whose answers needed the erratum, with the tests that met them. */
+  hits: Array<{ endpoint: string; tests: string[] }>;
 }
 
 export interface RunReport {
-  format: "matrix-conformance-report/1";
+  format: "matrix-conformance-report/2";
   tool: { name: string; version: string };
   target: { name: string; version?: string; serverName: string; baseUrl: string; logFile?: string };
   spec: { version: string; dir: string };
+  /** How verdicts were reached: errata applied or raw schemas, SHOULD failures as warnings or failures. */
+  options: { errata: boolean; strictShould: boolean };
   startedAt: string;
   finishedAt: string;
   durationMs: number;
@@ -42,32 +89,55 @@ export interface RunReport {
   areas: Record<string, Counts>;
   /** Client-side figures over every exchange of the run. */
   stats: RequestStats;
+  /** Schema violations by endpoint, status and rule: each reported once, with the tests that met it. */
+  schema: SchemaSectionEntry[];
+  /** Spec errata this run's checks needed. */
+  errata: ErratumHit[];
   /** Errors outside any test (a suite file that failed to load, an unhandled rejection). */
   runErrors: string[];
   tests: TestResultEntry[];
 }
 
 export function emptyCounts(): Counts {
-  return { total: 0, passed: 0, failed: 0, skipped: 0, expectedFailures: 0, fixed: 0 };
+  return { total: 0, passed: 0, failed: 0, setupFailed: 0, warnings: 0, skipped: 0, expectedFailures: 0, fixed: 0, behaviours: 0 };
 }
+
+const COUNTED: Record<TestStatus, keyof Omit<Counts, "total" | "behaviours">> = {
+  passed: "passed",
+  failed: "failed",
+  "setup-failed": "setupFailed",
+  warning: "warnings",
+  skipped: "skipped",
+  "expected-failure": "expectedFailures",
+  fixed: "fixed",
+};
 
 export function addTo(c: Counts, status: TestStatus): void {
   c.total++;
-  if (status === "passed") c.passed++;
-  else if (status === "failed") c.failed++;
-  else if (status === "skipped") c.skipped++;
-  else if (status === "expected-failure") c.expectedFailures++;
-  else c.fixed++;
+  c[COUNTED[status]]++;
 }
 
 export function summarise(tests: TestResultEntry[]): { summary: Counts; areas: Record<string, Counts> } {
   const summary = emptyCounts();
   const areas: Record<string, Counts> = {};
+  const behaviours = new Map<string, Set<string>>();
   for (const t of tests) {
     addTo(summary, t.status);
     addTo((areas[t.area] ??= emptyCounts()), t.status);
+    let set = behaviours.get(t.area);
+    if (!set) behaviours.set(t.area, (set = new Set()));
+    set.add(t.behaviour);
+  }
+  for (const [area, set] of behaviours) {
+    areas[area]!.behaviours = set.size;
+    summary.behaviours += set.size;
   }
   return { summary, areas };
+}
+
+/** Whether the run's verdict is a failure: a failed or set-up-failed test, or an error outside tests. */
+export function runFailed(summary: Counts, runErrors: readonly string[]): boolean {
+  return summary.failed > 0 || summary.setupFailed > 0 || runErrors.length > 0;
 }
 
 /** The area of a suite file: suites/client-server/rooms.test.ts -> "client-server/rooms". */

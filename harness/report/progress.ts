@@ -5,7 +5,7 @@
 // stack, which buries the failures that matter in a CI log.
 import { relative } from "node:path";
 import type { Reporter, TestModule, TestSpecification } from "vitest/node";
-import { applyBaseline, type Baseline } from "./baseline.ts";
+import { applyVerdicts, type Baseline } from "./baseline.ts";
 import { summarise, type TestResultEntry } from "./model.ts";
 import { testEntry } from "./reporter.ts";
 import { paint } from "./summary.ts";
@@ -14,6 +14,7 @@ export interface ProgressContext {
   rootDir: string;
   specVersion: string;
   baseline?: Baseline;
+  strictShould?: boolean;
   /** A --grep filter was given: tests it left out are not counted as skipped. */
   filtered?: boolean;
   print?: (text: string) => void;
@@ -42,22 +43,31 @@ export class ProgressReporter implements Reporter {
       const entry = testEntry(tc, file, this.ctx.specVersion, this.ctx.filtered);
       if (entry) tests.push(entry);
     }
-    applyBaseline(tests, this.ctx.baseline);
+    applyVerdicts(tests, this.ctx.baseline, { strictShould: this.ctx.strictShould });
     const n = summarise(tests).summary;
     const lines: string[] = [];
-    for (const t of tests) if (t.status === "failed") lines.push(`  ${paint.red("x")} ${t.fullTitle}`, ...indent(t.error ?? "", "      "), "");
+    for (const t of tests) {
+      if (t.status === "failed" || t.status === "setup-failed") {
+        const what = t.status === "setup-failed" ? " (set-up failed: the behaviour was not reached)" : "";
+        lines.push(`  ${paint.red("x")} ${t.fullTitle}${what}`, `      ${t.failure?.signature ?? ""}`, ...indent(t.error ?? "", "      "), "");
+      } else if (t.status === "warning") {
+        lines.push(`  ${paint.yellow("!")} ${t.fullTitle} (${t.spec?.level ?? "SHOULD"}: a warning)`, `      ${t.failure?.signature ?? ""}`, "");
+      }
+    }
     const fileErrors = mod.errors();
     for (const e of fileErrors) lines.push(`  ${paint.red("x")} the file itself`, ...indent(`${e.name ?? "Error"}: ${e.message}`, "      "), "");
     const failed = n.failed + fileErrors.length;
     const counts = [
       `${n.passed} passed`,
       failed > 0 ? paint.red(`${failed} failed`) : undefined,
+      n.setupFailed > 0 ? paint.red(`${n.setupFailed} set-up failed`) : undefined,
+      n.warnings > 0 ? paint.yellow(`${n.warnings} warnings`) : undefined,
       n.expectedFailures > 0 ? `${n.expectedFailures} expected failures` : undefined,
       n.fixed > 0 ? paint.yellow(`${n.fixed} fixed`) : undefined,
       n.skipped > 0 ? `${n.skipped} skipped` : undefined,
     ].filter(Boolean);
     const seconds = ((mod.diagnostic().duration ?? 0) / 1000).toFixed(1);
-    const mark = failed > 0 ? paint.red("FAIL") : paint.green(" ok ");
+    const mark = failed + n.setupFailed > 0 ? paint.red("FAIL") : paint.green(" ok ");
     this.done++;
     this.print(`[${this.done}/${this.files}] ${mark} ${file}: ${counts.join(", ")} (${seconds} s)\n${lines.length > 0 ? `${lines.join("\n")}\n` : ""}`);
   }

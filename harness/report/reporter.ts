@@ -6,9 +6,11 @@ import type { SerializedError } from "vitest";
 import type { Reporter, TestCase, TestModule } from "vitest/node";
 import type { DeploymentInfo } from "../targets/types.ts";
 import { specUrl } from "../fixtures/meta.ts";
-import { applyBaseline, type Baseline } from "./baseline.ts";
+import { applyVerdicts, type Baseline } from "./baseline.ts";
+import { behaviourOf, classifyFailure } from "./failures.ts";
 import { toJUnit } from "./junit.ts";
-import { areaOf, requestStats, summarise, type RunReport, type TestResultEntry } from "./model.ts";
+import { findingEndpoint } from "./failures.ts";
+import { areaOf, requestStats, summarise, type ErratumHit, type RunReport, type SchemaSectionEntry, type TestResultEntry } from "./model.ts";
 import { renderSummary } from "./summary.ts";
 
 export interface ReporterContext {
@@ -22,6 +24,12 @@ export interface ReporterContext {
   baseline?: Baseline;
   /** A --grep filter was given: tests it left out are not reported as skipped. */
   filtered?: boolean;
+  /** SHOULD- and MAY-level failures fail the run (--strict-should). */
+  strictShould?: boolean;
+  /** Whether the spec errata were applied (false under --no-errata). */
+  errata?: boolean;
+  /** Summary and evidence of each erratum, by id (from schemas/errata.json). */
+  erratumInfo?: (id: string) => { summary: string; evidence: ErratumHit["evidence"] } | undefined;
   /** Lets the caller (the CLI) read the finished report. */
   onReport?: (report: RunReport) => void;
   print?: (text: string) => void;
@@ -32,7 +40,9 @@ export interface ReporterContext {
  * without the terminal colour codes vitest puts in diffs (they would litter report.json).
  */
 function errorText(errors: ReadonlyArray<{ message: string; diff?: string }>): string {
-  return errors.map((e) => [e.message, e.diff].filter(Boolean).join("\n")).join("\n\n").replace(/\x1b\[[0-9;]*m/g, "");
+  // vitest may record a fixture's teardown error twice; show each distinct error once.
+  const texts = errors.map((e) => [e.message, e.diff].filter(Boolean).join("\n"));
+  return [...new Set(texts)].join("\n\n").replace(/\x1b\[[0-9;]*m/g, "");
 }
 
 export class ConformanceReporter implements Reporter {
@@ -47,6 +57,7 @@ export class ConformanceReporter implements Reporter {
     const tests: TestResultEntry[] = [];
     const runErrors: string[] = unhandled.map((e) => `${e.name ?? "Error"}: ${e.message}`);
     const timings: Array<[number, number]> = [];
+    const errataHits = new Map<string, Map<string, Set<string>>>();
     for (const mod of modules) {
       const file = relative(this.ctx.rootDir, mod.moduleId);
       for (const e of mod.errors()) runErrors.push(`${file}: ${e.message}`);
@@ -55,9 +66,16 @@ export class ConformanceReporter implements Reporter {
         if (!entry) continue;
         tests.push(entry);
         timings.push(...(tc.meta().timings ?? []));
+        for (const h of tc.meta().errataHits ?? []) {
+          let byEndpoint = errataHits.get(h.id);
+          if (!byEndpoint) errataHits.set(h.id, (byEndpoint = new Map()));
+          let ids = byEndpoint.get(h.endpoint);
+          if (!ids) byEndpoint.set(h.endpoint, (ids = new Set()));
+          ids.add(entry.id);
+        }
       }
     }
-    const { stale } = applyBaseline(tests, this.ctx.baseline);
+    const { stale } = applyVerdicts(tests, this.ctx.baseline, { strictShould: this.ctx.strictShould });
     // Under --grep, an entry whose test the filter left out looks just like a stale one: only a
     // run without a name filter can tell.
     if (!this.ctx.filtered) for (const id of stale) runErrors.push(`baseline entry names no test of this run's files: ${id} (remove it from the baseline)`);
@@ -65,16 +83,24 @@ export class ConformanceReporter implements Reporter {
     const { summary, areas } = summarise(tests);
     const d = this.ctx.deployment;
     const report: RunReport = {
-      format: "matrix-conformance-report/1",
+      format: "matrix-conformance-report/2",
       tool: { name: "matrix-conformance", version: this.ctx.toolVersion },
       target: { name: d.target, version: d.version, serverName: d.serverName, baseUrl: d.baseUrl, logFile: d.logFile },
       spec: { version: this.ctx.specVersion, dir: this.ctx.specDir },
+      options: { errata: this.ctx.errata ?? true, strictShould: this.ctx.strictShould ?? false },
       startedAt: this.startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       durationMs: finishedAt.getTime() - this.startedAt.getTime(),
       summary,
       areas,
       stats: requestStats(timings),
+      schema: schemaSection(tests),
+      errata: [...errataHits].sort(([a], [b]) => a.localeCompare(b)).map(([id, byEndpoint]) => ({
+        id,
+        summary: this.ctx.erratumInfo?.(id)?.summary ?? "(not described in schemas/errata.json)",
+        evidence: this.ctx.erratumInfo?.(id)?.evidence ?? [],
+        hits: [...byEndpoint].sort(([a], [b]) => a.localeCompare(b)).map(([endpoint, ids]) => ({ endpoint, tests: [...ids].sort() })),
+      })),
       runErrors,
       tests,
     };
@@ -86,6 +112,24 @@ export class ConformanceReporter implements Reporter {
   }
 }
 
+/** Every schema violation of the run, once per endpoint, status and rule, with the tests that met it. */
+export function schemaSection(tests: readonly TestResultEntry[]): SchemaSectionEntry[] {
+  const byKey = new Map<string, SchemaSectionEntry>();
+  for (const t of tests) {
+    const seen = new Set<string>();
+    for (const f of t.schema ?? []) {
+      const endpoint = findingEndpoint(f);
+      const key = `${endpoint}\u0000${f.rule}`;
+      let entry = byKey.get(key);
+      if (!entry) byKey.set(key, (entry = { endpoint, operation: f.operation, status: f.status, subject: f.subject, rule: f.rule, overlay: f.overlay, tests: [] }));
+      if (seen.has(key)) continue;
+      seen.add(key);
+      entry.tests.push({ id: t.id, role: f.role, status: t.status });
+    }
+  }
+  return [...byKey.values()].sort((a, b) => b.tests.length - a.tests.length || a.endpoint.localeCompare(b.endpoint) || a.rule.localeCompare(b.rule));
+}
+
 /**
  * A test's entry in the report, before the baseline is applied; undefined for a test that a --grep
  * filter (`filtered`) left out, since the report lists only what was meant to run.
@@ -94,8 +138,10 @@ export function testEntry(tc: TestCase, file: string, specVersion: string, filte
   const result = tc.result();
   const meta = tc.meta();
   const spec = meta.spec ? { ...meta.spec, url: specUrl(meta.spec.section, specVersion) } : undefined;
+  const id = `${file}::${tc.fullName}`;
   const base = {
-    id: `${file}::${tc.fullName}`,
+    id,
+    behaviour: behaviourOf(id),
     title: tc.name,
     fullTitle: tc.fullName,
     file,
@@ -103,9 +149,11 @@ export function testEntry(tc: TestCase, file: string, specVersion: string, filte
     spec,
     durationMs: Math.round(tc.diagnostic()?.duration ?? 0),
   };
+  const schema = meta.schemaFindings?.length ? meta.schemaFindings : undefined;
   if (result.state === "failed") {
     const error = errorText(result.errors);
-    return { ...base, status: "failed", error, exchanges: meta.exchanges };
+    const failure = classifyFailure({ errors: result.errors, exchanges: meta.exchanges, findings: meta.schemaFindings, citedSection: meta.spec?.section });
+    return { ...base, status: "failed", error, failure, schema, exchanges: meta.exchanges };
   }
   if (result.state === "skipped" || result.state === "pending") {
     const reason = result.state === "skipped" ? result.note : undefined;

@@ -2,27 +2,29 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { applyBaseline, baselineFromRun } from "../../harness/report/baseline.ts";
 import { MatrixInputError, readReport, toHtml, toMarkdown, writeMatrix } from "../../harness/report/matrix.ts";
 import { requestStats, summarise, type RunReport, type TestResultEntry } from "../../harness/report/model.ts";
 
 function t(id: string, area: string, status: TestResultEntry["status"], extra: Partial<TestResultEntry> = {}): TestResultEntry {
-  return { id, title: id, fullTitle: id, file: `suites/${area}.test.ts`, area, status, durationMs: 1, ...extra };
+  return { id, title: id, fullTitle: id, file: `suites/${area}.test.ts`, area, status, durationMs: 1, behaviour: id, ...extra };
 }
 
 function report(target: string, version: string, tests: TestResultEntry[]): RunReport {
   const { summary, areas } = summarise(tests);
   return {
-    format: "matrix-conformance-report/1",
+    format: "matrix-conformance-report/2",
     tool: { name: "matrix-conformance", version: "0.1.0" },
     target: { name: target, version, serverName: "localhost:1", baseUrl: "http://127.0.0.1:1" },
     spec: { version: "v1.19", dir: "/spec" },
+    options: { errata: true, strictShould: false },
     startedAt: "2026-01-01T00:00:00.000Z",
     finishedAt: "2026-01-01T00:00:02.000Z",
     durationMs: 2000,
     summary,
     areas,
     stats: requestStats([]),
+    schema: [],
+    errata: [],
     runErrors: [],
     tests,
   };
@@ -65,27 +67,5 @@ describe("the cross-server matrix", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
-});
-
-describe("baselines", () => {
-  const entry = (id: string) => ({ id, reason: "a reason long enough", spec: "https://spec.matrix.org/v1.19/x" });
-  test("failures listed become expected failures; passes listed become fixed; others are untouched", () => {
-    const tests = [t("f::1", "x", "failed", { file: "f" }), t("f::2", "x", "passed", { file: "f" }), t("f::3", "x", "failed", { file: "f" })];
-    const { stale } = applyBaseline(tests, { target: "x", entries: [entry("f::1"), entry("f::2"), entry("f::gone")] });
-    expect(tests.map((x) => x.status)).toEqual(["expected-failure", "fixed", "failed"]);
-    expect(tests[0]!.reason).toContain("a reason long enough (https://spec.matrix.org/v1.19/x)");
-    expect(stale).toEqual(["f::gone"]);
-  });
-
-  test("entries of files the run did not cover are not stale", () => {
-    const { stale } = applyBaseline([t("f::1", "x", "passed")], { target: "x", entries: [entry("other.test.ts::y")] });
-    expect(stale).toEqual([]);
-  });
-
-  test("an updated baseline keeps written reasons, drops tests that pass now, keeps tests that did not run, and adds new failures", () => {
-    const tests = [t("f::1", "x", "expected-failure"), t("f::2", "x", "fixed"), t("f::3", "x", "failed", { error: "boom\nmore", spec })];
-    const next = baselineFromRun("x", "1.0", tests, { target: "x", entries: [entry("f::1"), entry("f::2"), entry("g::other")] });
-    expect(next.entries).toEqual([entry("f::1"), { id: "f::3", reason: "TODO: explain. First failure line: boom", spec: spec.url }, entry("g::other")]);
   });
 });

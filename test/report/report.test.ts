@@ -12,22 +12,25 @@ addFormats.default(ajv);
 const validate = ajv.compile(schema);
 
 function entry(over: Partial<TestResultEntry>): TestResultEntry {
-  return { id: "suites/client-server/login.test.ts::x", title: "x", fullTitle: "x", file: "suites/client-server/login.test.ts", area: "client-server/login", status: "passed", durationMs: 3, ...over };
+  return { id: "suites/client-server/login.test.ts::x", title: "x", fullTitle: "x", file: "suites/client-server/login.test.ts", area: "client-server/login", status: "passed", durationMs: 3, behaviour: over.id ?? "suites/client-server/login.test.ts::x", ...over };
 }
 
 function report(tests: TestResultEntry[]): RunReport {
   const { summary, areas } = summarise(tests);
   return {
-    format: "matrix-conformance-report/1",
+    format: "matrix-conformance-report/2",
     tool: { name: "matrix-conformance", version: "0.1.0" },
     target: { name: "synapse", version: "Synapse 1.163.2", serverName: "localhost:1", baseUrl: "http://127.0.0.1:1" },
     spec: { version: "1.19", dir: "/spec" },
+    options: { errata: true, strictShould: false },
     startedAt: "2026-01-01T00:00:00.000Z",
     finishedAt: "2026-01-01T00:00:01.000Z",
     durationMs: 1000,
     summary,
     areas,
     stats: requestStats([[10, 0.1], [20, 0.2]]),
+    schema: [],
+    errata: [],
     runErrors: [],
     tests,
   };
@@ -46,7 +49,7 @@ describe("the run report", () => {
   const r = report([entry({}), failed, entry({ id: "b", area: "client-server/rooms", status: "skipped", reason: "room version 12 not offered" })]);
 
   test("counts by status and by area", () => {
-    expect(r.summary).toEqual({ total: 3, passed: 1, failed: 1, skipped: 1, expectedFailures: 0, fixed: 0 });
+    expect(r.summary).toEqual({ total: 3, passed: 1, failed: 1, setupFailed: 0, warnings: 0, skipped: 1, expectedFailures: 0, fixed: 0, behaviours: 3 });
     expect(r.areas["client-server/rooms"]).toMatchObject({ total: 1, skipped: 1 });
   });
 

@@ -77,6 +77,15 @@ export async function startStub(mode: Misbehaviour): Promise<Stub> {
       tokens.set(accessToken, userId);
       return send(res, 200, { user_id: userId, access_token: accessToken, device_id: `DEV${userCount}` });
     }
+    if (path.startsWith("/_matrix/federation/v1/make_join/") && req.method === "GET") {
+      // A template as Synapse and Dendrite send it: no top-level `origin` (PDUs lost it in v1.3),
+      // which the v1.19 schema still requires.
+      const [roomId, userId] = path.split("/").slice(-2).map(decodeURIComponent);
+      return send(res, 200, {
+        room_version: "10",
+        event: { type: "m.room.member", room_id: roomId, sender: userId, state_key: userId, content: { membership: "join" }, origin_server_ts: Date.now(), auth_events: [], prev_events: [], depth: 3 },
+      });
+    }
     if (path === "/.well-known/matrix/client") return send(res, 404, { errcode: "M_NOT_FOUND", error: "Not found" });
     return send(res, 404, { errcode: "M_UNRECOGNIZED", error: "Unrecognized request" });
   });

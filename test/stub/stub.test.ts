@@ -1,82 +1,10 @@
 // The suite must be able to fail: run the real CLI against stub servers that each break the spec
 // in one way, and check that exactly the right tests fail, with messages a server author can act on.
-import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { afterAll, describe, expect, test } from "vitest";
-import type { RunReport } from "../../harness/report/model.ts";
-import { startStub, type Misbehaviour } from "./stub-server.ts";
-
-const ROOT = resolve(import.meta.dirname, "../..");
-const SPEC_DIR = process.env.MATRIX_SPEC_DIR ?? resolve(ROOT, "../shared/matrix-spec");
-const temps: string[] = [];
-afterAll(async () => {
-  await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-  wallMs: number;
-  report?: RunReport;
-}
-
-// Each run is a whole CLI process (tsx, vitest, schema loading): on a two-core machine, more than
-// a few at once only makes each slower. A small semaphore keeps the file's wall time down.
-const MAX_RUNS = 3;
-let running = 0;
-const queue: Array<() => void> = [];
-async function slot<T>(fn: () => Promise<T>): Promise<T> {
-  if (running >= MAX_RUNS) await new Promise<void>((r) => queue.push(r));
-  running++;
-  try {
-    return await fn();
-  } finally {
-    running--;
-    queue.shift()?.();
-  }
-}
-
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
-  return slot(() => runCliNow(args, env));
-}
-
-async function runCliNow(args: string[], env: NodeJS.ProcessEnv, opts: { closeStdout?: boolean } = {}): Promise<CliRun> {
-  const reportDir = await mkdtemp(join(tmpdir(), "mc-stub-report-"));
-  temps.push(reportDir);
-  const t0 = Date.now();
-  const child = spawn(process.execPath, [join(ROOT, "bin/matrix-conformance.mjs"), ...args, "--report-dir", reportDir], {
-    cwd: ROOT,
-    env: { ...process.env, MATRIX_SPEC_DIR: SPEC_DIR, NO_COLOR: "1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  if (opts.closeStdout) child.stdout.destroy(); // like `run ... | head -1`: the reader goes away
-  else child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  const code = await new Promise<number>((r) => child.on("close", (c) => r(c ?? -1)));
-  const report = await readFile(join(reportDir, "report.json"), "utf8").then(
-    (t) => JSON.parse(t) as RunReport,
-    () => undefined,
-  );
-  return { code, stdout, stderr, wallMs: Date.now() - t0, report };
-}
-
-async function runAgainst(mode: Misbehaviour, extra: string[] = [], opts: { closeStdout?: boolean } = {}): Promise<CliRun> {
-  return slot(() => runAgainstNow(mode, extra, opts));
-}
-
-async function runAgainstNow(mode: Misbehaviour, extra: string[], opts: { closeStdout?: boolean }): Promise<CliRun> {
-  const stub = await startStub(mode);
-  try {
-    return await runCliNow(["run", "--target", "external", "--server-url", stub.url, "--server-name", stub.serverName, "--area", "discovery", ...extra], {}, opts);
-  } finally {
-    await stub.close();
-  }
-}
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { runAgainst, runCli, temps, type CliRun } from "./cli-run.ts";
 
 function failedTitles(run: CliRun): string[] {
   return (run.report?.tests ?? []).filter((t) => t.status === "failed").map((t) => t.title).sort();
@@ -117,7 +45,8 @@ describe.concurrent("the discovery suite against stub servers", () => {
     expect(failed.exchanges?.some((e) => e.status === 403 && e.url.endsWith("/capabilities"))).toBe(true);
     // The terminal shows the failure under its file's progress line, with the message and exchange.
     expect(run.stdout).toMatch(/^\[1\/1\] FAIL suites\/client-server\/discovery\.test\.ts: 4 passed, 1 failed \(/m);
-    expect(run.stdout).toContain(`x ${failed.fullTitle}\n      expected 401 M_MISSING_TOKEN: status 403 instead of 401`);
+    expect(failed.failure).toEqual({ kind: "assertion", signature: "assertion: expected 401 M_MISSING_TOKEN: status 403 instead of 401" });
+    expect(run.stdout).toContain(`x ${failed.fullTitle}\n      ${failed.failure!.signature}\n      expected 401 M_MISSING_TOKEN: status 403 instead of 401`);
     expect(run.stdout).toMatch(/-> 403 \(\d+ ms\)/);
   });
 
@@ -133,7 +62,7 @@ describe.concurrent("the discovery suite against stub servers", () => {
     expect(run.code).toBe(1);
     expect(failedTitles(run)).toEqual([...VERSIONS_TESTS].sort());
     const msg = errorOf(run, VERSIONS_TESTS[0]!);
-    expect(msg).toContain("do not match the spec's schema");
+    expect(msg).toContain("breaks the spec's schema");
     expect(msg).toMatch(/versions/);
     expect(msg).toMatch(/required/);
   });
@@ -157,6 +86,7 @@ describe.concurrent("the discovery suite against stub servers", () => {
     expect(run.code).toBe(1);
     expect(failedTitles(run)).toEqual([CAPS_AUTH, CAPS_ROOM_VERSIONS].sort());
     expect(errorOf(run, CAPS_AUTH)).toContain("no response within 1500 ms");
+    expect(run.report?.tests.find((t) => t.title === CAPS_AUTH)?.failure).toEqual({ kind: "timeout", signature: "timeout: GET /_matrix/client/v3/capabilities: no response (the server hung or is too slow)" });
     // Two requests of 1.5 s each plus start-up: far below this bound unless a wait is unbounded.
     expect(run.wallMs).toBeLessThan(45_000);
   });
@@ -192,14 +122,21 @@ describe.concurrent("runs that cannot happen exit 2 with a message and no stack 
 
 describe.concurrent("expected-failure baselines", () => {
   const id = `suites/client-server/discovery.test.ts::GET /_matrix/client/v3/capabilities > ${CAPS_AUTH}`;
-  async function baselineFile(entries: Array<{ id: string; reason: string; spec: string }>): Promise<string> {
+  async function baselineFile(entries: Array<Record<string, unknown>>): Promise<string> {
     const dir = await mkdtemp(join(tmpdir(), "mc-baseline-"));
     temps.push(dir);
     const file = join(dir, "stub.json");
     await writeFile(file, JSON.stringify({ target: "external", entries }));
     return file;
   }
-  const entry = { id, reason: "answers 403 instead of 401 for a missing token", spec: "https://spec.matrix.org/v1.19/client-server-api/#using-access-tokens" };
+  const signature = "assertion: expected 401 M_MISSING_TOKEN: status 403 instead of 401";
+  const entry = {
+    id,
+    signature,
+    reason: "answers 403 instead of 401 for a missing token",
+    spec: "https://spec.matrix.org/v1.19/client-server-api/#using-access-tokens",
+    breaks: "the endpoint documents 401 M_MISSING_TOKEN for a request without an access token",
+  };
 
   test("a listed failure is an expected failure and the run passes", async () => {
     const run = await runAgainst("wrong-status", ["--baseline", await baselineFile([entry])]);
@@ -235,11 +172,38 @@ describe.concurrent("expected-failure baselines", () => {
     const run = await runAgainst("wrong-errcode", ["--baseline", file, "--update-baseline"]);
     expect(run.code).toBe(1);
     const written = JSON.parse(await readFile(file, "utf8"));
-    expect(written.entries).toEqual([{ id, reason: expect.stringContaining("TODO: explain"), spec: "https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3capabilities" }]);
+    expect(written.entries).toEqual([
+      {
+        id,
+        signature: 'assertion: expected 401 M_MISSING_TOKEN: errcode "M_FORBIDDEN" instead of M_MISSING_TOKEN',
+        reason: expect.stringContaining("TODO: explain"),
+        spec: "https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3capabilities",
+        breaks: expect.stringContaining("TODO"),
+      },
+    ]);
+  });
+
+  test("a listed test failing with a new signature is a new failure: the run fails and shows old and new", async () => {
+    const run = await runAgainst("wrong-errcode", ["--baseline", await baselineFile([entry])]);
+    expect(run.code, run.stdout + run.stderr).toBe(1);
+    const t = run.report?.tests.find((x) => x.id === id);
+    expect(t?.status).toBe("failed");
+    expect(t?.baselineMismatch?.expected).toBe(signature);
+    expect(t?.failure?.signature).toContain('errcode "M_FORBIDDEN" instead of M_MISSING_TOKEN');
+    expect(t?.error).toContain(`The baseline expects this test to fail with\n  ${signature}\nbut it failed with`);
+    expect(run.stdout).toContain(`the baseline expected: ${signature}`);
+  });
+
+  test("a baseline of the old form, without signatures, is refused with the way out", async () => {
+    const { signature: _s, breaks: _b, ...old } = entry;
+    const run = await runAgainst("none", ["--baseline", await baselineFile([old])]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("names no signature");
+    expect(run.stderr).toContain("--update-baseline");
   });
 
   test("a baseline that breaks its schema stops the run with exit 2", async () => {
-    const run = await runAgainst("none", ["--baseline", await baselineFile([{ id, reason: "short", spec: "not a url" }])]);
+    const run = await runAgainst("none", ["--baseline", await baselineFile([{ id, signature, reason: "short", spec: "not a url", breaks: "x" }])]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("does not match schemas/baseline.schema.json");
   });

@@ -1,0 +1,63 @@
+// How verdicts are reached, proved through the real CLI: the selftest suite
+// (test/stub/suites/selftest/verdicts.test.ts) against the stub server in chosen modes.
+import { describe, expect, test } from "vitest";
+import { runAgainst, type CliRun } from "./cli-run.ts";
+
+const FILE = "test/stub/suites/selftest/verdicts.test.ts";
+const SETUP = `${FILE}::verdicts > an arrangement step's schema fault is set-up's, not the act's`;
+const SHOULD = `${FILE}::verdicts > a SHOULD-level check that the stub fails is a warning`;
+const ERRATUM = `${FILE}::verdicts > a make_join template without \`origin\` needs the origin erratum`;
+
+function test_(run: CliRun, id: string) {
+  const t = run.report?.tests.find((x) => x.id === id);
+  if (!t) throw new Error(`no test ${id} in the report:\n${run.stdout}\n${run.stderr}`);
+  return t;
+}
+
+describe.concurrent("verdicts against the stub", () => {
+  test("a conforming stub passes the selftest suite, and the report lists the erratum it needed", async () => {
+    const run = await runAgainst("none", [], { selftest: true });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.report?.summary).toMatchObject({ total: 3, passed: 3, failed: 0, setupFailed: 0, warnings: 0 });
+    const origin = run.report?.errata.find((e) => e.hits.some((h) => h.endpoint === "GET /_matrix/federation/v1/make_join/{roomId}/{userId} 200"));
+    expect(origin, JSON.stringify(run.report?.errata)).toBeDefined();
+    expect(origin!.hits[0]!.tests).toEqual([ERRATUM]);
+    expect(origin!.evidence.length).toBeGreaterThan(0);
+    expect(run.stdout).toContain(`${origin!.id}: ${origin!.summary}`);
+  });
+
+  test("--no-errata checks the raw schema: the template fails on its own endpoint, as the act's schema fault", async () => {
+    const run = await runAgainst("none", ["--no-errata"], { selftest: true });
+    expect(run.code).toBe(1);
+    const t = test_(run, ERRATUM);
+    expect(t.status).toBe("failed");
+    expect(t.failure).toEqual({ kind: "schema", signature: 'schema: GET /_matrix/federation/v1/make_join/{roomId}/{userId} 200 required at /event: missing required property "origin"' });
+    expect(run.report?.options.errata).toBe(false);
+    expect(run.report?.errata).toEqual([]);
+  });
+
+  test("a schema fault in set-up makes the test setup-failed, reported against the endpoint that produced it", async () => {
+    const run = await runAgainst("missing-field", [], { selftest: true });
+    expect(run.code, "a set-up failure still fails the run").toBe(1);
+    const t = test_(run, SETUP);
+    expect(t.status).toBe("setup-failed");
+    expect(t.failure?.kind).toBe("setup");
+    expect(t.failure?.signature).toBe('setup: schema: GET /_matrix/client/versions 200 required at /: missing required property "versions"');
+    expect(run.report?.summary).toMatchObject({ setupFailed: 1, failed: 0 });
+    const entry = run.report?.schema.find((e) => e.endpoint === "GET /_matrix/client/versions 200");
+    expect(entry?.tests).toEqual([{ id: SETUP, role: "setup", status: "setup-failed" }]);
+    expect(run.stdout).toContain("schema: 1 rule(s) broken, by endpoint");
+    expect(t.error).toContain("set-up failed: an exchange this test needed for its arrangement breaks the spec's schema");
+  });
+
+  test("a SHOULD-level failure warns and the run passes; --strict-should fails it", async () => {
+    const lax = await runAgainst("wrong-errcode", ["--grep", "SHOULD-level"], { selftest: true });
+    expect(lax.code, lax.stdout + lax.stderr).toBe(0);
+    expect(test_(lax, SHOULD).status).toBe("warning");
+    expect(lax.report?.summary).toMatchObject({ warnings: 1, failed: 0 });
+    expect(lax.stdout).toContain("1 warning(s): SHOULD or MAY requirements not met");
+    const strict = await runAgainst("wrong-errcode", ["--grep", "SHOULD-level", "--strict-should"], { selftest: true });
+    expect(strict.code).toBe(1);
+    expect(test_(strict, SHOULD).status).toBe("failed");
+  });
+});
