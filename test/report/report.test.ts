@@ -90,4 +90,23 @@ describe("the run report", () => {
     expect(quantile([], 0.5)).toBe(0);
     expect(requestStats([[10, 1], [100, 1]]).overheadFraction).toEqual({ p50: 0.01, p95: 0.1 });
   });
+
+  test("JUnit: a set-up failure is an <error>, a warning passes with a warning property, failures carry kind and signature", () => {
+    const should = { section: "s", since: "1.0", level: "SHOULD" as const, url: "https://spec.matrix.org/v1.19/s" };
+    const w = report([
+      entry({ id: "w", status: "warning", spec: should, error: "expected 1 to be 2", failure: { kind: "assertion", signature: "assertion: expected 1 to be 2" } }),
+      entry({ id: "s", status: "setup-failed", error: "set-up failed", failure: { kind: "setup", signature: "setup: createRoom failed" } }),
+      entry({ id: "f", status: "failed", error: "x", failure: { kind: "schema", signature: "schema: GET /a 200 type at /b: must be string" } }),
+    ]);
+    expect(validate(w), JSON.stringify(validate.errors)).toBe(true);
+    const xml = toJUnit(w);
+    expect(xml).toContain('<property name="warning" value="SHOULD: assertion: expected 1 to be 2"/>');
+    expect(xml).not.toMatch(/<failure[^>]*assertion: expected 1 to be 2/);
+    expect(xml).toContain('<error message="setup: createRoom failed" type="setup">');
+    expect(xml).toContain('<failure message="schema: GET /a 200 type at /b: must be string" type="schema">');
+    expect(xml).toMatch(/<testsuites [^>]*failures="1" errors="1"/);
+    const text = renderSummary(w, "r");
+    expect(text).toContain("1 warning(s): SHOULD or MAY requirements not met");
+    expect(text).toMatch(/^FAILED {2}0 passed, 1 failed, 1 set-up failed, 1 warnings/m);
+  });
 });
