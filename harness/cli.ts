@@ -122,7 +122,7 @@ async function runSuites(opts: RunOptions): Promise<number> {
   if (opts.baseline && !existsSync(baselineFile) && !opts.updateBaseline) throw new Fatal(`baseline file ${baselineFile} does not exist`);
   let baseline: Baseline | undefined;
   try {
-    baseline = loadBaseline(baselineFile);
+    baseline = loadBaseline(baselineFile, { allowLegacy: opts.updateBaseline });
   } catch (err) {
     if (err instanceof BaselineError) throw new Fatal(err.message);
     throw err;

@@ -48,7 +48,11 @@ export function defaultBaselinePath(target: string): string {
   return join(ROOT, "fixtures/baselines", `${target.replace(/[^a-zA-Z0-9._-]+/g, "-")}.json`);
 }
 
-export function loadBaseline(file: string): Baseline | undefined {
+/**
+ * Reads and checks a baseline. `allowLegacy` (for --update-baseline) accepts entries of the old
+ * form, without signatures, so that a run can write their signatures in: their reasons are kept.
+ */
+export function loadBaseline(file: string, opts: { allowLegacy?: boolean } = {}): Baseline | undefined {
   if (!existsSync(file)) return undefined;
   let data: unknown;
   try {
@@ -57,6 +61,13 @@ export function loadBaseline(file: string): Baseline | undefined {
     throw new BaselineError(`baseline ${file} is not valid JSON: ${(err as Error).message}`);
   }
   const legacy = (data as { entries?: Array<Record<string, unknown>> })?.entries?.find?.((e) => e && typeof e === "object" && e.signature === undefined && e.signaturePattern === undefined);
+  if (legacy && opts.allowLegacy) {
+    const entries = (data as { entries: unknown[] }).entries;
+    if (!entries.every((e) => e && typeof e === "object" && typeof (e as BaselineEntry).reason === "string" && typeof (e as BaselineEntry).spec === "string")) {
+      throw new BaselineError(`baseline ${file}: every entry needs at least a reason and a spec link`);
+    }
+    return data as Baseline;
+  }
   if (legacy) {
     throw new BaselineError(
       `baseline ${file}: the entry for '${String(legacy.id ?? legacy.idPattern ?? "?")}' names no signature. Entries now name the failure they expect ("signature" or "signaturePattern"), so that a new failure of a listed test is not taken for the known one: run with --update-baseline to write the signatures, then review them.`,
@@ -105,7 +116,8 @@ function expects(e: BaselineEntry, signature: string | undefined): boolean {
 }
 
 function expectedText(e: BaselineEntry): string {
-  return e.signature ?? `/${e.signaturePattern ?? ""}/`;
+  if (e.signature === undefined && e.signaturePattern === undefined) return "(no signature: an entry of the old form)";
+  return e.signature ?? `/${e.signaturePattern}/`;
 }
 
 export interface VerdictOptions {
@@ -197,10 +209,17 @@ export function baselineFromRun(target: string, version: string | undefined, tes
   for (const t of failing) {
     if (expected.has(t.id)) continue;
     const old = (previous?.entries ?? []).find((e) => covers(e, t.id));
+    // An entry of the old form (no signature) adopts the signature the run saw, keeping its reason.
+    const adopted = old !== undefined && old.signature === undefined && old.signaturePattern === undefined;
+    const reason = !old
+      ? `TODO: explain. First failure line: ${(t.error ?? "").split("\n")[0]}`
+      : adopted
+        ? old.reason
+        : `TODO: the failure changed (it was ${expectedText(old)}); re-check: ${old.reason}`;
     entries.push({
       id: t.id,
       signature: t.failure?.signature ?? "error: (no signature)",
-      reason: old ? `TODO: the failure changed (it was ${expectedText(old)}); re-check: ${old.reason}` : `TODO: explain. First failure line: ${(t.error ?? "").split("\n")[0]}`,
+      reason,
       spec: old?.spec ?? t.spec?.url ?? "https://spec.matrix.org/",
       breaks: old?.breaks ?? "TODO: quote the spec sentence the target breaks",
     });
