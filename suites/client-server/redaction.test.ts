@@ -1,7 +1,9 @@
 // Redactions: who may redact what, what a redacted event looks like afterwards, and which content
 // keys each room version's redaction algorithm keeps.
 // Spec: client-server-api/#redactions, #put_matrixclientv3roomsroomidredacteventidtxnid, rooms/v*/#redactions.
+import { ROOM_VERSIONS as FORMAT_RULES, type RoomVersionId } from "../../harness/crypto/index.ts";
 import { cs, describe, expect, newTxnId, spec, test, type Body, type MatrixClient } from "../../harness/fixtures/index.ts";
+import { roomVersion as authRules } from "../../harness/stateres/index.ts";
 
 const REDACT = "client-server-api/#put_matrixclientv3roomsroomidredacteventidtxnid";
 
@@ -13,6 +15,27 @@ const ROOM_VERSION_SINCE: Record<string, string> = {
   "7": "1.1", "8": "1.2", "9": "1.2", "10": "1.3", "11": "1.8", "12": "1.16",
 };
 const ALL_VERSIONS = Object.keys(ROOM_VERSION_SINCE);
+
+/**
+ * One room version per class of the rules a test exercises: the versions are grouped by what
+ * `rule` reads from the harness's room-version tables, and each group is represented by the
+ * version that introduced it (the oldest), which servers that offer the group also offer. A
+ * behaviour runs once per way the spec's rules differ, not once per version.
+ */
+function onePerRuleClass(rule: (version: RoomVersionId) => unknown): string[] {
+  const seen = new Set<string>();
+  return ALL_VERSIONS.filter((v) => {
+    const key = JSON.stringify(rule(v as RoomVersionId));
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Who may redact (v1-v2 auth the redaction by sender domain; v3+ check when applying it) and where `redacts` sits (top level before v11). */
+const REDACTING = onePerRuleClass((v) => [authRules(v)!.redactionRule, FORMAT_RULES[v].redactsLocation]);
+/** What the redaction algorithm keeps of the content of an event of `type`. */
+const keeping = (type: string) => onePerRuleClass((v) => FORMAT_RULES[v].redaction.keptContent[type] ?? null);
 
 /** Skips the test, saying why, when the server does not offer `version` in m.room_versions. */
 async function requireRoomVersion(client: MatrixClient, version: string, skip: (note: string) => never): Promise<void> {
@@ -55,7 +78,9 @@ async function getEvent(client: MatrixClient, roomId: string, eventId: string): 
 // ---- redacting messages ----
 
 describe("PUT /rooms/{roomId}/redact/{eventId}/{txnId}", () => {
-  for (const version of ALL_VERSIONS) {
+  // m.room.message keeps no content keys in any version; what changes is the redaction rule of
+  // the authorisation rules (v1-v2) and where the redaction names its target (v11).
+  for (const version of REDACTING) {
     test(
       `strips a message's content, keeps its identity, and serves the redaction under unsigned.redacted_because (room version ${version})`,
       spec(`rooms/v${version}/#redactions`, ROOM_VERSION_SINCE[version]!),
@@ -138,9 +163,11 @@ describe("PUT /rooms/{roomId}/redact/{eventId}/{txnId}", () => {
 describe("PUT /rooms/{roomId}/send/m.room.redaction/{txnId}", () => {
   // The send endpoint's description (1.18) says homeservers MUST allow m.room.redaction through it
   // in every room version and, before v11, MUST move content.redacts to the top level of the event.
-  // Synapse 1.163.2 answers 500 for v1-v10 (an assertion in is_admin_redaction reads content.redacts
-  // after it was moved); the test is kept because that is the spec's requirement.
-  for (const version of ALL_VERSIONS) {
+  // Synapse 1.163.2 implements that (MSC4169) only behind experimental_features.msc4169_enabled,
+  // off by default: with it off it never moves `redacts`, and its rate-limit path then fails
+  // `assert redacts is not None` in is_admin_redaction, a 500 for v1-v10. The test is kept
+  // because that is the spec's requirement.
+  for (const version of REDACTING) {
     test(
       `redacts the event named by content.redacts, moved to the top level before v11 (room version ${version})`,
       spec("client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid", "1.18"),
@@ -162,25 +189,25 @@ describe("PUT /rooms/{roomId}/send/m.room.redaction/{txnId}", () => {
 // ---- what the algorithm keeps ----
 
 describe("redaction algorithm by room version", () => {
-  for (const version of ALL_VERSIONS) {
-    test(
-      `m.room.member keeps membership and loses displayname, and the member stays joined (room version ${version})`,
-      spec(`rooms/v${version}/#redactions`, ROOM_VERSION_SINCE[version]!),
-      async ({ alice, skip }) => {
-        await requireRoomVersion(alice, version, skip);
-        const roomId = await alice.createRoom({ room_version: version });
-        const eventId = await alice.sendState(roomId, "m.room.member", alice.userId, { membership: "join", displayname: "Alice Redactable" });
-        await redact(alice, roomId, eventId);
-        expect((await getEvent(alice, roomId, eventId)).content).toEqual({ membership: "join" });
-        expect(await alice.getState(roomId, "m.room.member", alice.userId), "the current member state").toEqual({ membership: "join" });
-        const joined = await alice.get(cs.v3`/rooms/${roomId}/members`, { query: { membership: "join" } });
-        expect(joined).toHaveStatus(200);
-        expect((joined.body.chunk as Body[]).map((e) => e.state_key), "a redacted join still counts as joined").toContain(alice.userId);
-      },
-    );
-  }
+  // Every version keeps `membership` and drops `displayname`; the keys later versions add
+  // (join_authorised_via_users_server in v9, third_party_invite.signed in v11) are not in this
+  // event, so the behaviour is the same everywhere and runs once, in the server's default version.
+  test(
+    "m.room.member keeps membership and loses displayname, and the member stays joined (a rule of every room version; run in the server's default version)",
+    spec("rooms/v1/#redactions", "1.0"),
+    async ({ alice }) => {
+      const roomId = await alice.createRoom({});
+      const eventId = await alice.sendState(roomId, "m.room.member", alice.userId, { membership: "join", displayname: "Alice Redactable" });
+      await redact(alice, roomId, eventId);
+      expect((await getEvent(alice, roomId, eventId)).content).toEqual({ membership: "join" });
+      expect(await alice.getState(roomId, "m.room.member", alice.userId), "the current member state").toEqual({ membership: "join" });
+      const joined = await alice.get(cs.v3`/rooms/${roomId}/members`, { query: { membership: "join" } });
+      expect(joined).toHaveStatus(200);
+      expect((joined.body.chunk as Body[]).map((e) => e.state_key), "a redacted join still counts as joined").toContain(alice.userId);
+    },
+  );
 
-  for (const version of ALL_VERSIONS) {
+  for (const version of keeping("m.room.join_rules")) {
     const keepsAllow = Number(version) >= 8;
     test(
       `m.room.join_rules keeps join_rule${keepsAllow ? " and allow" : " and loses allow"} (room version ${version})`,
@@ -198,7 +225,7 @@ describe("redaction algorithm by room version", () => {
     );
   }
 
-  for (const version of ALL_VERSIONS) {
+  for (const version of keeping("m.room.power_levels")) {
     const keepsInvite = Number(version) >= 11;
     test(
       `m.room.power_levels keeps users, events and the levels${keepsInvite ? ", including invite" : " but loses invite"} (room version ${version})`,
@@ -224,7 +251,7 @@ describe("redaction algorithm by room version", () => {
     );
   }
 
-  for (const version of ALL_VERSIONS) {
+  for (const version of keeping("m.room.redaction")) {
     const keepsRedacts = Number(version) >= 11;
     test(
       `m.room.redaction ${keepsRedacts ? "keeps content.redacts" : "keeps no content keys"} when itself redacted (room version ${version})`,
