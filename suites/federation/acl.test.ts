@@ -22,6 +22,7 @@ import {
 } from "../../harness/fixtures/federation.ts";
 
 const ACL = "server-server-api/#server-access-control-lists-acls";
+const MAKE_JOIN = "server-server-api/#get_matrixfederationv1make_joinroomiduserid";
 const ACL_CONTENT = { allow: ["*"], deny: [], allow_ip_literals: false };
 
 /**
@@ -73,7 +74,11 @@ describe("a peer denied by m.room.server_acl", () => {
     expect(seen, "the denied server's message in the target user's timeline").not.toContain(eventId);
   });
 
-  test("its make_join is refused with 403 M_FORBIDDEN, while an allowed server's gets past the ACL", spec(ACL, "1.0"), async ({ peer, newPeer, alice }) => {
+  test("its make_join is refused with 403 M_FORBIDDEN, while an allowed server's gets past the ACL", spec(MAKE_JOIN, "1.0"), async ({ peer, newPeer, alice }) => {
+    // The act is make_join. #server-access-control-lists-acls: "If the server is denied access to
+    // a room, the receiving server MUST reply with a 403 HTTP status code and an errcode of
+    // M_FORBIDDEN", and /_matrix/federation/v1/make_join is among the prefixes that "MUST be
+    // protected".
     const { room, denied } = await arrange(newPeer, peer, alice);
     // The control: an allowed server's make_join gets past the ACL to the room version check (it
     // lists no version the room has, so the answer is 400 M_INCOMPATIBLE_ROOM_VERSION, not 403).
@@ -103,7 +108,7 @@ describe("a peer denied by m.room.server_acl", () => {
     expect(wrong, "protected endpoints that did not answer 403 M_FORBIDDEN").toEqual([]);
   });
 
-  test("its m.typing EDUs for the room are ignored", spec(ACL, "1.0"), async ({ peer, newPeer, alice }) => {
+  test("its m.typing EDUs for the room are ignored", spec(ACL, "1.13", { msc: "4163" }), async ({ peer, newPeer, alice }) => {
     // For m.typing, "if the sending server is denied access to the room ... the EDU MUST be ignored".
     const { room, owner, denied, eve } = await arrange(newPeer, peer, alice);
     const typing = (user: string) => ({ edu_type: "m.typing", content: { room_id: room.roomId, user_id: user, typing: true } });

@@ -30,7 +30,9 @@ describe("GET /_matrix/key/v2/server", () => {
     expect(Object.keys(check.verifyKeys).length, "verify_keys lists at least one ed25519 key").toBeGreaterThan(0);
   });
 
-  test("is signed by the server itself with its verify keys, and every such signature verifies", spec("server-server-api/#publishing-keys", "1.0"), async ({ peer, federation }) => {
+  test("is signed by the server itself with its verify keys, and every such signature verifies", spec("server-server-api/#get_matrixkeyv2server", "1.0"), async ({ peer, federation }) => {
+    // The act is one GET /_matrix/key/v2/server. Its `signatures`: "Digital signatures for this
+    // object signed using the `verify_keys`" (see also #publishing-keys).
     const { check } = await targetKeys(peer, federation.serverName);
     expect(check.problems.filter(isSignatureProblem), "problems with the document's self-signature").toEqual([]);
     expect(check.verifiedBy.length, "at least one signature by a listed verify key verifies").toBeGreaterThan(0);
