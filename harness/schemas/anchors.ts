@@ -1,10 +1,10 @@
 // The spec site's anchor of an operation, as its generator writes it: the lower-cased method
-// followed by the path with everything but letters, digits and underscores dropped.
+// followed by the path with everything but letters, digits, underscores and hyphens dropped.
 //   operationAnchor("PUT", "/_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}")
 //     -> "put_matrixclientv3roomsroomidsendeventtypetxnid"
 
 export function operationAnchor(method: string, pathTemplate: string): string {
-  return `${method.toLowerCase()}${pathTemplate.toLowerCase().replace(/[^a-z0-9_]/g, "")}`;
+  return `${method.toLowerCase()}${pathTemplate.toLowerCase().replace(/[^a-z0-9_-]/g, "")}`;
 }
 
 /** The anchor of a SchemaCheck operation string ("<api> <METHOD> <path template>"). */
