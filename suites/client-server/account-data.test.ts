@@ -117,7 +117,10 @@ describe("Per-room account data", () => {
 });
 
 describe("Server-managed account data types", () => {
-  test("refuses to set m.fully_read in a room with 405 M_BAD_JSON, and stores nothing", spec("client-server-api/#client-config", "1.4"), async ({ alice }) => {
+  // #client-config: servers reject account data "that the server manages by using a 405 error
+  // response" (m.fully_read; m.push_rules since v1.10); each PUT documents the 405 M_BAD_JSON.
+  // A test that makes one PUT cites that PUT; the one that makes both cites the prose.
+  test("refuses to set m.fully_read in a room with 405 M_BAD_JSON, and stores nothing", spec("client-server-api/#put_matrixclientv3useruseridroomsroomidaccount_datatype", "1.4"), async ({ alice }) => {
     const roomId = await alice.createRoom();
     const bogus = `$conformance-${uniqueLocalpart("e")}`;
     const res = await alice.put(roomPath(alice, roomId, "m.fully_read"), { event_id: bogus });
@@ -129,7 +132,7 @@ describe("Server-managed account data types", () => {
     }
   });
 
-  test("refuses to set m.fully_read as global account data with 405 M_BAD_JSON", spec("client-server-api/#client-config", "1.4"), async ({ alice }) => {
+  test("refuses to set m.fully_read as global account data with 405 M_BAD_JSON", spec("client-server-api/#put_matrixclientv3useruseridaccount_datatype", "1.4"), async ({ alice }) => {
     const res = await alice.put(globalPath(alice, "m.fully_read"), { event_id: `$conformance-${uniqueLocalpart("e")}` });
     expect(res).toBeMatrixError(405, "M_BAD_JSON");
   });

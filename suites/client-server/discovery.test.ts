@@ -22,7 +22,7 @@ describe("GET /_matrix/client/v3/capabilities", () => {
     expect(res).toBeMatrixError(401, "M_MISSING_TOKEN");
   });
 
-  test("describes the default and available room versions, the default being available", spec("client-server-api/#mroom_versions-capability", "1.0"), async ({ alice, skip }) => {
+  test("describes the default and available room versions, the default being available", spec("client-server-api/#get_matrixclientv3capabilities", "1.0"), async ({ alice, skip }) => {
     const res = await alice.get(cs.v3`/capabilities`);
     expect(res).toHaveStatus(200);
     const rv = res.body.capabilities["m.room_versions"];

@@ -67,13 +67,15 @@ describe("PUT /rooms/{roomId}/send/{eventType}/{txnId}", () => {
     expect(got.body.content).toEqual(content);
   });
 
-  test("rejects a user who is not in the room with 403 M_FORBIDDEN", spec("client-server-api/#room-membership", "1.0"), async ({ alice, bob }) => {
+  test("rejects a user who is not in the room with 403 M_FORBIDDEN", spec("client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid", "1.0"), async ({ alice, bob }) => {
+    // The send endpoint's 403: "The sender doesn't have permission to send the event into the room"; only members may send (#room-membership).
     const roomId = await alice.createRoom({ preset: "public_chat" });
     const res = await bob.put(cs.v3`/rooms/${roomId}/send/m.room.message/${newTxnId()}`, { msgtype: "m.text", body: "not a member" });
     expect(res).toBeMatrixError(403, "M_FORBIDDEN");
   });
 
-  test("rejects a member whose power level is below the level for the event type with 403 M_FORBIDDEN", spec("client-server-api/#mroompower_levels", "1.0"), async ({ alice, bob }) => {
+  test("rejects a member whose power level is below the level for the event type with 403 M_FORBIDDEN", spec("client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid", "1.0"), async ({ alice, bob }) => {
+    // m.room.power_levels `events`: "The level required to send specific event types" (#mroompower_levels).
     const roomId = await alice.createRoom({ preset: "public_chat", power_level_content_override: { events: { "org.example.guarded": 50 } } });
     await bob.joinRoom(roomId);
     const res = await bob.put(cs.v3`/rooms/${roomId}/send/org.example.guarded/${newTxnId()}`, { x: 1 });
@@ -100,7 +102,12 @@ describe("GET /rooms/{roomId}/event/{eventId}", () => {
 // ---- transaction identifiers ----
 
 describe("transaction identifiers", () => {
-  test("a retransmission with the same transaction ID returns the same event ID and adds no second event", spec("client-server-api/#transaction-identifiers", "1.0"), async ({ alice }) => {
+  // The rules are #transaction-identifiers prose (a transaction ID's scope "is for a single
+  // device, and a single HTTP endpoint"); every request of these tests is a send, whose txnId
+  // "will be used by the server to ensure idempotency of requests" (MUST-level: the prose's
+  // lower-case "should identify a request as a retransmission" does not lower the endpoint's
+  // statement).
+  test("a retransmission with the same transaction ID returns the same event ID and adds no second event", spec("client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid", "1.0"), async ({ alice }) => {
     const roomId = await alice.createRoom({});
     const txnId = newTxnId();
     const content = { msgtype: "m.text", body: unique("once") };
@@ -113,7 +120,7 @@ describe("transaction identifiers", () => {
     expect(copies.map((e) => e.event_id), "events with this body in the timeline").toEqual([first.body.event_id]);
   });
 
-  test("a different transaction ID makes a new event", spec("client-server-api/#transaction-identifiers", "1.0"), async ({ alice }) => {
+  test("a different transaction ID makes a new event", spec("client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid", "1.0"), async ({ alice }) => {
     const roomId = await alice.createRoom({});
     const content = { msgtype: "m.text", body: unique("twice") };
     const a = await alice.put(cs.v3`/rooms/${roomId}/send/m.room.message/${newTxnId()}`, content);
@@ -125,7 +132,7 @@ describe("transaction identifiers", () => {
     expect(copies, "both events are in the timeline").toHaveLength(2);
   });
 
-  test("the same transaction ID on another path (another room) is a new request", spec("client-server-api/#transaction-identifiers", "1.0"), async ({ alice }) => {
+  test("the same transaction ID on another path (another room) is a new request", spec("client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid", "1.0"), async ({ alice }) => {
     const room1 = await alice.createRoom({});
     const room2 = await alice.createRoom({});
     const txnId = newTxnId();
@@ -138,7 +145,7 @@ describe("transaction identifiers", () => {
     expect((await alice.get(cs.v3`/rooms/${room2}/event/${b.body.event_id}`)).body?.content?.body).toBe("room two");
   });
 
-  test("the same transaction ID from another device of the same user is a new request", spec("client-server-api/#transaction-identifiers", "1.7"), async ({ alice }) => {
+  test("the same transaction ID from another device of the same user is a new request", spec("client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid", "1.7"), async ({ alice }) => {
     const roomId = await alice.createRoom({});
     const other = await secondDevice(alice);
     expect(other.deviceId, "the second login is a different device").not.toBe(alice.deviceId);
@@ -209,7 +216,8 @@ describe("PUT and GET /rooms/{roomId}/state/{eventType}/{stateKey}", () => {
     expect(res).toBeMatrixError(403, "M_FORBIDDEN");
   });
 
-  test("a state event whose state_key is another user's ID is rejected with 403 M_FORBIDDEN", spec("rooms/v1/#authorisation-rules", "1.0"), async ({ alice, bob }) => {
+  test("a state event whose state_key is another user's ID is rejected with 403 M_FORBIDDEN", spec("client-server-api/#put_matrixclientv3roomsroomidstateeventtypestatekey", "1.0"), async ({ alice, bob }) => {
+    // The authorisation rules (rooms/v1/#authorisation-rules and later versions) reject it.
     // Every room version's auth rules reject a state_key starting with @ that is not the sender.
     const roomId = await alice.createRoom({ preset: "public_chat", power_level_content_override: { events: { "org.example.profile": 0 } } });
     await bob.joinRoom(roomId);

@@ -57,13 +57,14 @@ describe("GET /_matrix/client/v3/login", () => {
 });
 
 describe("POST /_matrix/client/v3/login", () => {
-  test("logs a user in with a password and an m.id.user identifier holding the localpart", spec("client-server-api/#matrix-user-id", "1.0"), async ({ api, alice }) => {
+  // The m.id.user identifier forms are #matrix-user-id prose ("either a fully qualified Matrix user ID, or just the localpart").
+  test("logs a user in with a password and an m.id.user identifier holding the localpart", spec("client-server-api/#post_matrixclientv3login", "1.0"), async ({ api, alice }) => {
     const res = await passwordLogin(api, localpartOf(alice.userId), alice.password);
     expect(res).toHaveStatus(200);
     expect(res.body.user_id, "user_id must be the fully qualified ID of the account").toBe(alice.userId);
   });
 
-  test("logs a user in with a password and an m.id.user identifier holding the full user ID", spec("client-server-api/#matrix-user-id", "1.0"), async ({ api, alice }) => {
+  test("logs a user in with a password and an m.id.user identifier holding the full user ID", spec("client-server-api/#post_matrixclientv3login", "1.0"), async ({ api, alice }) => {
     const res = await passwordLogin(api, alice.userId, alice.password);
     expect(res).toHaveStatus(200);
     expect(res.body.user_id).toBe(alice.userId);
@@ -134,24 +135,25 @@ describe("GET /_matrix/client/v3/account/whoami", () => {
 });
 
 describe("Using access tokens", () => {
-  test("answers a request without an access token with 401 M_MISSING_TOKEN", spec("client-server-api/#using-access-tokens", "1.0"), async ({ api }) => {
+  // The rules are #using-access-tokens prose; each test makes one GET /account/whoami.
+  test("answers a request without an access token with 401 M_MISSING_TOKEN", spec("client-server-api/#get_matrixclientv3accountwhoami", "1.0"), async ({ api }) => {
     const res = await api.get(cs.v3`/account/whoami`, { token: null });
     expect(res).toBeMatrixError(401, "M_MISSING_TOKEN");
   });
 
-  test("answers a request with an unknown access token with 401 M_UNKNOWN_TOKEN", spec("client-server-api/#using-access-tokens", "1.0"), async ({ api }) => {
+  test("answers a request with an unknown access token with 401 M_UNKNOWN_TOKEN", spec("client-server-api/#get_matrixclientv3accountwhoami", "1.0"), async ({ api }) => {
     const res = await whoamiWith(api, `not-a-token-${uniqueLocalpart("t")}`);
     expect(res).toBeMatrixError(401, "M_UNKNOWN_TOKEN");
   });
 
-  test("accepts the access token in the access_token query parameter", spec("client-server-api/#using-access-tokens", "1.0"), async ({ api, alice }) => {
+  test("accepts the access token in the access_token query parameter", spec("client-server-api/#get_matrixclientv3accountwhoami", "1.0"), async ({ api, alice }) => {
     // Deprecated for clients since v1.11, but homeservers must still support both methods.
     const res = await api.get(cs.v3`/account/whoami`, { token: null, query: { access_token: alice.accessToken } });
     expect(res).toHaveStatus(200);
     expect(res.body.user_id).toBe(alice.userId);
   });
 
-  test("answers an unknown access token in the query parameter with 401 M_UNKNOWN_TOKEN", spec("client-server-api/#using-access-tokens", "1.0"), async ({ api }) => {
+  test("answers an unknown access token in the query parameter with 401 M_UNKNOWN_TOKEN", spec("client-server-api/#get_matrixclientv3accountwhoami", "1.0"), async ({ api }) => {
     const res = await api.get(cs.v3`/account/whoami`, { token: null, query: { access_token: `not-a-token-${uniqueLocalpart("q")}` } });
     expect(res).toBeMatrixError(401, "M_UNKNOWN_TOKEN");
   });

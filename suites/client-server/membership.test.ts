@@ -48,7 +48,8 @@ describe("inviting and joining", () => {
     expect(await membershipOf(alice, roomId, bob.userId)).toBe("join");
   });
 
-  test("the invitee's /sync invite_state includes the room's m.room.create event", spec("client-server-api/#stripped-state", "1.16"), async ({ alice, bob }) => {
+  test("the invitee's /sync invite_state includes the room's m.room.create event", spec("client-server-api/#get_matrixclientv3sync", "1.16"), async ({ alice, bob }) => {
+    // #stripped-state: "The `m.room.create` event is now **required** in" stripped state (v1.16).
     const roomId = await alice.createRoom({ preset: "private_chat", name: "come in" });
     await alice.invite(roomId, bob.userId);
     const res = await bob.syncUntil(`an invite to ${roomId}`, (r) => r.rooms?.invite?.[roomId] !== undefined);
@@ -115,7 +116,9 @@ describe("leaving", () => {
     expect(await bob.post(cs.v3`/join/${roomId}`, {}), "the rejected invite no longer lets bob in").toBeMatrixError(403, "M_FORBIDDEN");
   });
 
-  test("after leaving an invite-only room, rejoining needs a new invite (403 M_FORBIDDEN)", spec("client-server-api/#leaving-rooms", "1.0"), async ({ alice, bob }) => {
+  test("after leaving an invite-only room, rejoining needs a new invite (403 M_FORBIDDEN)", spec("client-server-api/#post_matrixclientv3joinroomidoralias", "1.0"), async ({ alice, bob }) => {
+    // #leaving-rooms: "if the room is an "invite-only" room the user will need to be re-invited
+    // before they can re-join the room".
     const roomId = await alice.createRoom({ preset: "private_chat" });
     await alice.invite(roomId, bob.userId);
     await bob.joinRoom(roomId);
@@ -149,7 +152,8 @@ describe("kicking", () => {
     expect(await membershipOf(alice, roomId, bob.userId)).toBe("join");
   });
 
-  test("a kicked user may rejoin a public room", spec("client-server-api/#leaving-rooms", "1.0"), async ({ alice, bob }) => {
+  test("a kicked user may rejoin a public room", spec("client-server-api/#post_matrixclientv3joinroomidoralias", "1.0"), async ({ alice, bob }) => {
+    // #leaving-rooms: once kicked, "the user is free to re-join if the room is not "invite-only"".
     const roomId = await alice.createRoom({ preset: "public_chat" });
     await bob.joinRoom(roomId);
     await alice.step("kick bob", "POST", cs.v3`/rooms/${roomId}/kick`, { body: { user_id: bob.userId } });

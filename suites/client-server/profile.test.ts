@@ -95,8 +95,9 @@ describe("Setting and reading one's own profile", () => {
 });
 
 describe("Other users and profiles", () => {
-  test("lets a user who shares a room read the profile", spec("client-server-api/#profiles", "1.0"), async ({ alice, bob }) => {
-    // Look-up must at least be allowed for users visible through a shared room.
+  test("lets a user who shares a room read the profile", spec("client-server-api/#profiles", "1.2"), async ({ alice, bob }) => {
+    // "Homeservers MUST at a minimum allow profile look-up for users who are visible to the
+    // requester based on their membership in rooms", e.g. users that share a room (v1.2, MSC3550).
     const roomId = await alice.createRoom({ preset: "public_chat" });
     await bob.joinRoom(roomId);
     const name = `Alice ${uniqueLocalpart("shared")}`;
@@ -112,10 +113,11 @@ describe("Other users and profiles", () => {
     expect(one.body.displayname).toBe(name);
   });
 
-  test("refuses to set another user's displayname with 403 and leaves it unchanged", spec("client-server-api/#put_matrixclientv3profileuseridkeyname", "1.0"), async ({ alice, bob }) => {
+  test("refuses to set another user's displayname with 403 and leaves it unchanged", spec("client-server-api/#put_matrixclientv3profileuseridkeyname", "1.16"), async ({ alice, bob }) => {
     // The PUT needs a token authorised to change this user's profile; a refusal for insufficient
     // permissions is the endpoint's 403 response, not its 400 (which is for invalid input). See the
-    // responses of #put_matrixclientv3profileuseridkeyname. Synapse 1.163 answers 400 M_FORBIDDEN.
+    // responses of #put_matrixclientv3profileuseridkeyname, documented since v1.16 (MSC4133; up to
+    // v1.15 the PUT listed only 200 and 429). Synapse 1.163 answers 400 M_FORBIDDEN.
     const attempt = `set by alice ${uniqueLocalpart("x")}`;
     const res = await alice.put(cs.v3`/profile/${bob.userId}/displayname`, { displayname: attempt });
     expectError(res, 403, ["M_FORBIDDEN", "M_UNKNOWN"]);
@@ -127,7 +129,7 @@ describe("Other users and profiles", () => {
     }
   });
 
-  test("refuses to set another user's avatar_url with 403 and leaves it unchanged", spec("client-server-api/#put_matrixclientv3profileuseridkeyname", "1.0"), async ({ alice, bob }) => {
+  test("refuses to set another user's avatar_url with 403 and leaves it unchanged", spec("client-server-api/#put_matrixclientv3profileuseridkeyname", "1.16"), async ({ alice, bob }) => {
     const attempt = mxcUri();
     const res = await alice.put(cs.v3`/profile/${bob.userId}/avatar_url`, { avatar_url: attempt });
     expectError(res, 403, ["M_FORBIDDEN", "M_UNKNOWN"]);

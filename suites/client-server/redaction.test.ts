@@ -145,7 +145,8 @@ describe("PUT /rooms/{roomId}/redact/{eventId}/{txnId}", () => {
     expect((await getEvent(charlie, roomId, eventId)).content).toEqual({});
   });
 
-  test("a redacted message shows stripped in /messages too", spec("client-server-api/#redactions", "1.0"), async ({ alice }) => {
+  test("a redacted message shows stripped in /messages too", spec("client-server-api/#get_matrixclientv3roomsroomidmessages", "1.0"), async ({ alice }) => {
+    // #redactions: once redacted, servers serve the redacted form of the event to clients.
     const roomId = await alice.createRoom({});
     const eventId = await alice.sendMessage(roomId, "paged and gone");
     await redact(alice, roomId, eventId);
@@ -275,7 +276,8 @@ describe("redaction algorithm by room version", () => {
     expect((await getEvent(alice, roomId, eventId)).content).toEqual({ history_visibility: "joined" });
   });
 
-  test("a redacted topic removes the topic instead of restoring the previous one", spec("client-server-api/#redactions", "1.0"), async ({ alice }) => {
+  test("a redacted topic removes the topic instead of restoring the previous one", spec("client-server-api/#get_matrixclientv3roomsroomidstateeventtypestatekey", "1.0"), async ({ alice }) => {
+    // #redactions: the redacted state event stays the current state, with its content stripped.
     const roomId = await alice.createRoom({ topic: "the first topic" });
     const eventId = await alice.sendState(roomId, "m.room.topic", "", { topic: "the second topic" });
     await redact(alice, roomId, eventId);

@@ -108,7 +108,8 @@ describe("POST /_matrix/client/v3/register: user-interactive authentication", ()
 
   test(
     "registers and logs in the account once the m.login.dummy stage is completed with the session",
-    spec("client-server-api/#dummy-auth", "1.0"),
+    // #dummy-auth: the m.login.dummy stage completes with the session alone.
+    spec("client-server-api/#post_matrixclientv3register", "1.0"),
     async ({ api }) => {
       const body = { username: uniqueLocalpart("dummy"), password: newPassword() };
       const first = await registerWithoutAuth(api, body);
@@ -169,7 +170,8 @@ describe("POST /_matrix/client/v3/register: user-interactive authentication", ()
 });
 
 describe("POST /_matrix/client/v3/register: the registered account", () => {
-  test("allocates the user ID on this server, with a localpart that follows the user ID grammar", spec("appendices/#user-identifiers", "1.0"), async ({ api, deployment }) => {
+  test("allocates the user ID on this server, with a localpart that follows the user ID grammar", spec("client-server-api/#post_matrixclientv3register", "1.0"), async ({ api, deployment }) => {
+    // The grammar is appendices/#user-identifiers.
     const body = { username: uniqueLocalpart("domain"), password: newPassword() };
     const res = await completeWithDummy(api, body, await registerWithoutAuth(api, body));
     expect(res).toHaveStatus(200);

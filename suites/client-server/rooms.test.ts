@@ -274,7 +274,8 @@ describe("POST /createRoom room_version", () => {
     );
   }
 
-  test("uses the default version from m.room_versions when room_version is omitted", spec("client-server-api/#mroom_versions-capability", "1.0"), async ({ alice }) => {
+  test("uses the default version from m.room_versions when room_version is omitted", spec("client-server-api/#post_matrixclientv3createroom", "1.0"), async ({ alice }) => {
+    // createRoom's room_version: "If not provided, the homeserver is to use its configured default" (the m.room_versions capability's `default`).
     const { default: def } = await offeredRoomVersions(alice);
     const roomId = await alice.createRoom({});
     expect(await roomVersionOf(alice, roomId)).toBe(def);
@@ -325,7 +326,8 @@ describe("the room creator", () => {
 
   test(
     "has a power level above any integer level, so can require and then meet a very high level (room version 12)",
-    spec("rooms/v12/#authorisation-rules", "1.16"),
+    // rooms/v12/#authorisation-rules decide; the act is one state PUT.
+    spec("client-server-api/#put_matrixclientv3roomsroomidstateeventtypestatekey", "1.16"),
     async ({ alice, skip }) => {
       await requireRoomVersion(alice, "12", skip);
       const roomId = await alice.createRoom({ room_version: "12" });
@@ -339,7 +341,8 @@ describe("the room creator", () => {
 
   test(
     "cannot be listed in the users of m.room.power_levels (room version 12)",
-    spec("rooms/v12/#authorisation-rules", "1.16"),
+    // rooms/v12/#authorisation-rules decide; the act is one state PUT.
+    spec("client-server-api/#put_matrixclientv3roomsroomidstateeventtypestatekey", "1.16"),
     async ({ alice, skip }) => {
       await requireRoomVersion(alice, "12", skip);
       const roomId = await alice.createRoom({ room_version: "12" });
@@ -364,7 +367,8 @@ describe("POST /createRoom creation_content and power_level_content_override", (
     expect(create["org.example.marker"]).toBe("kept");
   });
 
-  test("a room type given in creation_content becomes the create event's type", spec("client-server-api/#types", "1.2"), async ({ alice }) => {
+  test("a room type given in creation_content becomes the create event's type", spec("client-server-api/#post_matrixclientv3createroom", "1.2"), async ({ alice }) => {
+    // Room types (#types, v1.2) are set through creation_content's `type`.
     const roomId = await alice.createRoom({ creation_content: { type: "org.example.conformance_room" } });
     expect((await alice.getState<Body>(roomId, "m.room.create")).type).toBe("org.example.conformance_room");
   });

@@ -3,6 +3,8 @@
 // Spec: client-server-api/#syncing, #get_matrixclientv3sync, #filtering, #leaving-rooms.
 import { cs, describe, expect, spec, test, type Body, type ClientEvent, type MatrixClient, type SyncResponse } from "../../harness/fixtures/index.ts";
 
+// Tests whose requirement is #syncing or #leaving-rooms prose still cite the sync operation: their
+// act is GET /sync.
 const SYNC = "client-server-api/#get_matrixclientv3sync";
 
 // ---- local helpers ----
@@ -94,7 +96,7 @@ describe("GET /sync initial and incremental", () => {
 // ---- timeline limit and gaps ----
 
 describe("GET /sync timeline limit", () => {
-  test("a timeline limit in an inline filter caps an initial sync's timeline to the newest events and sets limited", spec("client-server-api/#syncing", "1.0"), async ({ alice }) => {
+  test("a timeline limit in an inline filter caps an initial sync's timeline to the newest events and sets limited", spec(SYNC, "1.0"), async ({ alice }) => {
     const { roomId, ids } = await roomWithMessages(alice, 5);
     const res = await syncOnce(alice, { filter: { room: { timeline: { limit: 2 } } } });
     const timeline = joined(res, roomId)?.timeline;
@@ -106,7 +108,7 @@ describe("GET /sync timeline limit", () => {
     expect(timeline!.limited, "more happened than the limit let through").toBe(true);
   });
 
-  test("a limited initial sync's state is the room state at the start of the timeline", spec("client-server-api/#syncing", "1.0"), async ({ alice }) => {
+  test("a limited initial sync's state is the room state at the start of the timeline", spec(SYNC, "1.0"), async ({ alice }) => {
     const { roomId } = await roomWithMessages(alice, 3, { name: "named before the messages" });
     const res = await syncOnce(alice, { filter: { room: { timeline: { limit: 1 } } } });
     const state = joined(res, roomId)?.state?.events ?? [];
@@ -115,7 +117,7 @@ describe("GET /sync timeline limit", () => {
     expect(state.some((e) => e.type === "m.room.member" && e.state_key === alice.userId), "the syncing user's membership").toBe(true);
   });
 
-  test("an incremental sync with more new events than the limit returns the newest ones and sets limited", spec("client-server-api/#syncing", "1.0"), async ({ alice }) => {
+  test("an incremental sync with more new events than the limit returns the newest ones and sets limited", spec(SYNC, "1.0"), async ({ alice }) => {
     const { roomId } = await roomWithMessages(alice, 0);
     const first = await syncOnce(alice);
     const ids: string[] = [];
@@ -130,7 +132,7 @@ describe("GET /sync timeline limit", () => {
     expect(timeline?.limited).toBe(true);
   });
 
-  test("a limited incremental sync carries the state changes made in the gap", spec("client-server-api/#syncing", "1.0"), async ({ alice }) => {
+  test("a limited incremental sync carries the state changes made in the gap", spec(SYNC, "1.0"), async ({ alice }) => {
     const { roomId } = await roomWithMessages(alice, 0, { name: "old name" });
     const first = await syncOnce(alice);
     await alice.sendState(roomId, "m.room.name", "", { name: "renamed in the gap" });
@@ -145,7 +147,7 @@ describe("GET /sync timeline limit", () => {
     expect(name?.content.name, "the gap's state delta").toBe("renamed in the gap");
   });
 
-  test("an incremental sync whose new events fit in the limit is not limited", spec("client-server-api/#syncing", "1.0"), async ({ alice }) => {
+  test("an incremental sync whose new events fit in the limit is not limited", spec(SYNC, "1.0"), async ({ alice }) => {
     const { roomId } = await roomWithMessages(alice, 1);
     const first = await syncOnce(alice);
     const id = await alice.sendMessage(roomId, "just one");
@@ -159,7 +161,7 @@ describe("GET /sync timeline limit", () => {
 // ---- left rooms ----
 
 describe("GET /sync and left rooms", () => {
-  test("with include_leave, a room left since the last sync is under rooms.leave with the leave event", spec("client-server-api/#leaving-rooms", "1.0"), async ({ alice, bob, skip }) => {
+  test("with include_leave, a room left since the last sync is under rooms.leave with the leave event", spec(SYNC, "1.0"), async ({ alice, bob, skip }) => {
     await skipIfLeaveForgets(bob, skip);
     const roomId = await alice.createRoom({ preset: "public_chat" });
     await bob.joinRoom(roomId);
@@ -177,7 +179,7 @@ describe("GET /sync and left rooms", () => {
     expect(leave, "bob's leave event").toBeDefined();
   });
 
-  test("without include_leave, an initial sync does not list a room the user left", spec("client-server-api/#leaving-rooms", "1.0"), async ({ alice, bob }) => {
+  test("without include_leave, an initial sync does not list a room the user left", spec(SYNC, "1.0"), async ({ alice, bob }) => {
     const roomId = await alice.createRoom({ preset: "public_chat" });
     await bob.joinRoom(roomId);
     await bob.leave(roomId);
@@ -191,7 +193,7 @@ describe("GET /sync and left rooms", () => {
 // ---- long-polling ----
 
 describe("GET /sync long-polling", () => {
-  test("a long-polling sync returns the event that arrives while it waits", spec("client-server-api/#syncing", "1.0"), async ({ alice, bob }) => {
+  test("a long-polling sync returns the event that arrives while it waits", spec(SYNC, "1.0"), async ({ alice, bob }) => {
     const roomId = await alice.createRoom({ preset: "public_chat" });
     await bob.joinRoom(roomId);
     await bob.sync(); // sets bob's position
