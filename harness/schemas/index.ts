@@ -14,7 +14,11 @@
 //   loadSpec(specDir: string, opts?: LoadSpecOptions): Promise<Spec>      (memoised per process)
 //   loadSpecSync(specDir: string, opts?: LoadSpecOptions): Spec           (not memoised)
 //       opts: { specVersion?: string   override of the version worked out from the checkout
-//               cacheDir?: string | false   parsed-data cache (default: see defaultCacheDir) }
+//               cacheDir?: string | false   parsed-data cache (default: see defaultCacheDir)
+//               errata?: boolean   apply schemas/errata.json (default: true, unless the
+//                                  environment has MATRIX_CONFORMANCE_ERRATA=off, as --no-errata sets) }
+//   loadErrata(): Erratum[]   schemas/errata.json, checked against errata.schema.json
+//   errataEnabled(env?): boolean   false when MATRIX_CONFORMANCE_ERRATA=off
 //   warmSpecCache(specDir: string, opts?): "cache" | "parsed"
 //       fills the parsed-data cache (e.g. from a vitest globalSetup, before workers start, so
 //       that they do not all parse the YAML at once); returns where the data came from.
@@ -35,13 +39,22 @@
 //         - undocumented 4xx/5xx: checked against the standard error schema;
 //         - undocumented 2xx: one "status" violation listing the documented statuses;
 //         - unknown path or method: checked false, operation undefined.
+//         - errata?: ids of the errata that changed the outcome (see Spec.errata)
+//     .validateRequest({ method, path, contentType?, body? }): RequestValidation (same shape)
+//         the operation's requestBody JSON schema; a missing required body is a violation;
+//         with contentType given, a JSON body needs a JSON media type
+//     .errata: Erratum[]                  the errata applied (those listing this release)
 //     .validateEvent(event, { roomId? }): EventValidation
 //         { type?, checked, errors, schemas, note? } against data/event-schemas/schema/<type>.yaml
 //         (and its variant, e.g. m.room.message$m.text.yaml); checked false for unknown types.
 //     .checkFormat(name, value): boolean  a format of schemas/formats.json, e.g. "mx-user-id"
 //     .compileAll(), .stats(), .costSummary()
 //
-//   SchemaViolation { instancePath, rule, keyword, schemaPath, message, value, overlay? }
+//   SchemaViolation { instancePath, rule, keyword, schemaPath, message, value, overlay?, erratum? }
+//
+// Errata are applied in memory when the Spec is built, like overlays, after the parsed data is
+// read (from the cache or the YAML); the cache holds the spec's own data only, so editing
+// errata.json or overlays.json never meets stale cached data.
 //
 // Validators are compiled lazily, per (operation, status, media type) and per event schema, and
 // cached on the Spec; loadSpec memoises the Spec per spec directory, so a worker process pays
@@ -50,7 +63,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { readSpecData, type LoadOptions } from "./loader.ts";
-import { loadFormats, loadOverlays } from "./project-data.ts";
+import { loadErrata, loadFormats, loadOverlays } from "./project-data.ts";
 import { Spec } from "./spec.ts";
 
 export { SpecSourceError, ProjectDataError } from "./errors.ts";
@@ -58,13 +71,22 @@ export { resolveSpecDir, SPEC_RELEASE_TAG } from "./spec-dir.ts";
 export { cachedSpecDir, fetchSpec, SPEC_REPOSITORY } from "./fetch.ts";
 export { defaultCacheDir, detectSpecVersion } from "./loader.ts";
 export { Spec, STANDARD_ERROR_SCHEMA, isJsonMediaType } from "./spec.ts";
-export type { ResponseInput, ResponseValidation, EventValidation, EventValidationOptions, SpecStats } from "./spec.ts";
+export type { ResponseInput, ResponseValidation, RequestInput, RequestValidation, EventValidation, EventValidationOptions, SpecStats } from "./spec.ts";
 export type { Operation, MatchedOperation } from "./routes.ts";
 export type { SchemaViolation } from "./violations.ts";
 export { anchorOfOperation, operationAnchor, sectionAnchor } from "./anchors.ts";
-export type { FormatDefinition, Overlay } from "./project-data.ts";
+export type { FormatDefinition, Overlay, Erratum, ErratumTarget } from "./project-data.ts";
+export { loadErrata } from "./project-data.ts";
 
-export type LoadSpecOptions = LoadOptions;
+export interface LoadSpecOptions extends LoadOptions {
+  /** Apply schemas/errata.json (default: errataEnabled(), i.e. unless MATRIX_CONFORMANCE_ERRATA=off). */
+  errata?: boolean;
+}
+
+/** Whether errata apply by default: not when MATRIX_CONFORMANCE_ERRATA=off (set by --no-errata). */
+export function errataEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return (env.MATRIX_CONFORMANCE_ERRATA ?? "").toLowerCase() !== "off";
+}
 
 /** Loads a spec checkout synchronously. `specDir` is used as given (see resolveSpecDir). */
 export function loadSpecSync(specDir: string, opts: LoadSpecOptions = {}): Spec {
@@ -72,7 +94,8 @@ export function loadSpecSync(specDir: string, opts: LoadSpecOptions = {}): Spec 
   const data = readSpecData(path.resolve(specDir), opts);
   const formats = loadFormats();
   const overlays = loadOverlays();
-  return new Spec(data, formats, overlays, performance.now() - t0);
+  const errata = (opts.errata ?? errataEnabled()) ? loadErrata() : [];
+  return new Spec(data, formats, overlays, performance.now() - t0, errata);
 }
 
 /** Makes sure the parsed-data cache holds this checkout; cheap when it already does. */
@@ -87,7 +110,7 @@ const memo = new Map<string, Promise<Spec>>();
  * return the same Spec, with its compiled validators.
  */
 export function loadSpec(specDir: string, opts: LoadSpecOptions = {}): Promise<Spec> {
-  const key = JSON.stringify([path.resolve(specDir), opts.specVersion ?? null, opts.cacheDir ?? null]);
+  const key = JSON.stringify([path.resolve(specDir), opts.specVersion ?? null, opts.cacheDir ?? null, opts.errata ?? errataEnabled()]);
   let p = memo.get(key);
   if (!p) {
     p = Promise.resolve().then(() => loadSpecSync(specDir, opts));

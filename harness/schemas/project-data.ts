@@ -1,7 +1,8 @@
 // The project's own schema data under <repo>/schemas/: the regexes for the spec's custom string
-// formats (formats.json) and the stricter overlays (overlays.json). Both are checked against
-// their JSON Schemas (formats.schema.json, overlays.schema.json) when loaded; a malformed file
-// throws ProjectDataError naming every problem.
+// formats (formats.json), the stricter overlays (overlays.json) and the known defects of spec
+// releases (errata.json). Each is checked against its JSON Schema (formats.schema.json,
+// overlays.schema.json, errata.schema.json) when loaded; a malformed file throws
+// ProjectDataError naming every problem.
 
 import fs from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -99,4 +100,40 @@ export function loadOverlays(dir: string = PROJECT_SCHEMAS_DIR): Overlay[] {
     seen.add(o.id);
   }
   return overlays;
+}
+
+/** A place an erratum applies to: an operation, an event schema or a spec data file, and a pointer. */
+export interface ErratumTarget {
+  operation?: string;
+  event?: string;
+  schemaFile?: string;
+  pointer: string;
+}
+
+/** A known defect of spec releases' schemas, and the rule that corrects it (schemas/errata.json). */
+export interface Erratum {
+  id: string;
+  summary: string;
+  /** Spec releases ("v1.19") whose data has the defect; the erratum applies to these only. */
+  releases: string[];
+  /** Why the schema is wrong: changelog entries, spec sections, upstream issues. */
+  evidence: Array<{ kind: "changelog" | "spec-section" | "issue" | "server-source" | "msc"; ref: string; note?: string }>;
+  /** The properties stop being required at each target. */
+  relax?: { required: string[] };
+  /** A schema ANDed into each target. */
+  tighten?: { schema: Record<string, unknown> };
+  targets: ErratumTarget[];
+}
+
+/** Loads and checks schemas/errata.json. */
+export function loadErrata(dir: string = PROJECT_SCHEMAS_DIR): Erratum[] {
+  const data = readJson("errata.json", dir);
+  checkAgainst("errata.schema.json", "errata.json", data, dir);
+  const errata = data as Erratum[];
+  const seen = new Set<string>();
+  for (const e of errata) {
+    if (seen.has(e.id)) throw new ProjectDataError(`${dir}errata.json: duplicate erratum id ${e.id}`);
+    seen.add(e.id);
+  }
+  return errata;
 }

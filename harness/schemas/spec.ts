@@ -25,7 +25,7 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import type { ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import type { SpecData } from "./loader.ts";
-import type { FormatChecker, Overlay } from "./project-data.ts";
+import type { Erratum, FormatChecker, Overlay } from "./project-data.ts";
 import { RouteTable, type MatchedOperation, type Operation } from "./routes.ts";
 import { fromAjvErrors, jsonType, preview, violation, type FormatContext, type SchemaViolation } from "./violations.ts";
 
@@ -35,6 +35,14 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 export const STANDARD_ERROR_SCHEMA = "api/client-server/definitions/errors/error.yaml";
 
 const OVERLAY_KEYWORD = "x-conformance-overlay";
+/** Marks an allOf branch added by a tightening erratum (an annotation). */
+const ERRATUM_TIGHTEN_KEYWORD = "x-conformance-erratum";
+/**
+ * Placed by a relaxing erratum on the schema object it relaxes: the properties it took out of
+ * `required`. A validating keyword: in a normal pass it always passes but notes the errata whose
+ * relaxation mattered; in the raw pass (hit detection) it fails as the removed `required` would.
+ */
+const ERRATUM_RELAX_KEYWORD = "x-conformance-erratum-relax";
 
 /** Keywords that are annotations for our purposes: OpenAPI additions and the OpenAPI document's own keys. */
 const NO_OP_KEYWORDS = [
@@ -83,7 +91,28 @@ export interface ResponseValidation {
   schema?: string;
   /** Why something was not checked, or what was assumed. */
   note?: string;
+  /**
+   * Ids of spec errata (schemas/errata.json) that changed this check's outcome: relaxing errata
+   * without which it would have had more errors, tightening errata whose rule it broke.
+   */
+  errata?: string[];
 }
+
+export interface RequestInput {
+  method: string;
+  /** Request path as sent on the wire (percent-encoded); a full URL or a query string is fine too. */
+  path: string;
+  /**
+   * The request's Content-Type header. When the key is present, a JSON body documented by the
+   * operation must come with a JSON media type (undefined: the header was missing).
+   */
+  contentType?: string | undefined;
+  /** Parsed JSON, or the raw body as a string / bytes (parsed here); undefined or "" for none. */
+  body?: unknown;
+}
+
+/** The result of a request check: the same shape as a response check's (documentedAs is "request"). */
+export type RequestValidation = ResponseValidation;
 
 export interface EventValidationOptions {
   /** Room the event came from; added as room_id when the event has none (as in /sync). */
@@ -97,6 +126,7 @@ export interface EventValidation {
   /** Schema files used, relative to data/ (the type's schema, plus e.g. its msgtype variant). */
   schemas: string[];
   note?: string;
+  errata?: string[];
 }
 
 export interface SpecStats {
@@ -191,13 +221,19 @@ export class Spec {
   private readonly formats: Map<string, FormatChecker>;
   private readonly overlays: Overlay[];
   private readonly overlayIds = new Map<object, { id: string; spec: string }>();
+  /** The errata applied to this spec release ([] under --no-errata or for other releases). */
+  readonly errata: readonly Erratum[];
+  private readonly tightenIds = new Map<object, string>();
+  /** Relax pass state: "normal" notes candidates, "raw" fails as the raw schema would. */
+  private relaxMode: "normal" | "raw" = "normal";
+  private readonly relaxCandidates = new Set<string>();
   private ajvInstance: Ajv2020 | undefined;
   private readonly validators = new Map<string, ValidateFunction>();
   private locations: WeakMap<object, string> | undefined;
   private variants: Map<string, Variant[]> | undefined;
   private readonly timing = { loadMs: 0, ajvSetupMs: 0, compileMs: 0 };
 
-  constructor(data: SpecData, formats: Map<string, FormatChecker>, overlays: Overlay[], loadMs = 0) {
+  constructor(data: SpecData, formats: Map<string, FormatChecker>, overlays: Overlay[], loadMs = 0, errata: readonly Erratum[] = []) {
     this.data = data;
     this.specDir = data.specDir;
     this.specVersion = data.specVersion;
@@ -210,6 +246,8 @@ export class Spec {
       .filter((t): t is string => t !== undefined)
       .sort();
     this.applyOverlays();
+    this.errata = errata.filter((e) => e.releases.includes(this.specVersion));
+    this.applyErrata();
     this.timing.loadMs = loadMs;
   }
 
@@ -246,6 +284,66 @@ export class Spec {
       first ??= result;
     }
     return first as ResponseValidation;
+  }
+
+  /**
+   * Checks a request body against its operation's requestBody JSON schema (errata applied), for
+   * requests the target sends to the harness's fake actors. Undocumented bodies are not checked.
+   */
+  validateRequest(input: RequestInput): RequestValidation {
+    const match = this.matchOperation(input.method, input.path);
+    if (!match) {
+      return { checked: false, errors: [], note: `no operation of the spec matches ${input.method.toUpperCase()} ${input.path}` };
+    }
+    const { params, alternatives, ...primary } = match;
+    const all: Operation[] = [primary, ...alternatives];
+    let first: RequestValidation | undefined;
+    for (const op of all) {
+      const r = this.validateRequestFor(op, input);
+      const result: RequestValidation = { ...r, operation: { ...op, params, alternatives: all.filter((o) => o !== op) } };
+      if (r.errors.length === 0) return result;
+      first ??= result;
+    }
+    return first as RequestValidation;
+  }
+
+  private validateRequestFor(op: Operation, input: RequestInput): Omit<RequestValidation, "operation"> {
+    const documentedAs = "request";
+    const empty = input.body === undefined || input.body === "" || (input.body instanceof Uint8Array && input.body.length === 0);
+    const resolved = this.resolveRef(op.file, `${op.pointer}/requestBody`);
+    if (!resolved || !isObject(resolved.node)) {
+      return { checked: true, errors: [], documentedAs, note: empty ? "no request body documented" : "the operation documents no request body; the body was not checked" };
+    }
+    const required = resolved.node.required === true;
+    const content = isObject(resolved.node.content) ? resolved.node.content : {};
+    const jsonMedia = Object.keys(content).filter((m) => isJsonMediaType(m));
+    if (empty) {
+      const errors = required && jsonMedia.length > 0 ? [violation("json", "", "the request body is required, but the request has none", null)] : [];
+      return { checked: true, errors, documentedAs, note: "the request has no body" };
+    }
+    if (jsonMedia.length === 0) {
+      return { checked: true, errors: [], documentedAs, note: `documented body is ${Object.keys(content).join(", ") || "unspecified"}; not checked` };
+    }
+    const mediaKey = jsonMedia.includes("application/json") ? "application/json" : (jsonMedia[0] as string);
+    const mediaObj = content[mediaKey];
+    const ctErrors: SchemaViolation[] =
+      "contentType" in input && !isJsonMediaType(input.contentType)
+        ? [
+            violation(
+              "content-type",
+              "",
+              input.contentType
+                ? `a JSON request body must have a JSON Content-Type (application/json), got ${JSON.stringify(input.contentType)}`
+                : "a JSON request body must have a JSON Content-Type (application/json), but the header is missing",
+              input.contentType ?? null,
+            ),
+          ]
+        : [];
+    if (!isObject(mediaObj) || mediaObj.schema === undefined) {
+      return { checked: true, errors: ctErrors, documentedAs, note: "documented JSON body has no schema" };
+    }
+    const r = this.checkJson(resolved.file, `${resolved.pointer}/content/${escapePointerSegment(mediaKey)}/schema`, { ...input, status: 0, contentType: "application/json" }, documentedAs, false);
+    return { ...r, errors: [...ctErrors, ...r.errors] };
   }
 
   private validateFor(op: Operation, input: ResponseInput): Omit<ResponseValidation, "operation"> {
@@ -356,9 +454,40 @@ export class Spec {
         note: `the harness could not compile ${schema}: ${(e as Error).message}`,
       };
     }
-    if (!validate(parsed.value)) errors.push(...fromAjvErrors(validate.errors ?? [], this.formatContext()));
+    const run = this.run(validate, parsed.value);
+    errors.push(...run.errors);
     const note = isStandardError ? `HTTP ${input.status} is not documented for this operation; checked as a standard error response` : undefined;
-    return note ? { checked: true, errors, documentedAs, schema, note } : { checked: true, errors, documentedAs, schema };
+    return { checked: true, errors, documentedAs, schema, ...(note ? { note } : {}), ...(run.errata.length > 0 ? { errata: run.errata } : {}) };
+  }
+
+  /**
+   * Runs a compiled validator with the errata applied, and works out which errata mattered: when
+   * a relaxation was met, the value is checked once more as the raw schema would (same compiled
+   * code, raw mode), and the errata behind the extra errors are the hits.
+   */
+  private run(validate: ValidateFunction, value: unknown): { errors: SchemaViolation[]; errata: string[] } {
+    this.relaxCandidates.clear();
+    const ok = validate(value);
+    const errors = ok ? [] : fromAjvErrors(validate.errors ?? [], this.formatContext());
+    const hits = new Set<string>();
+    for (const v of errors) if (v.erratum) hits.add(v.erratum);
+    if (this.relaxCandidates.size > 0) {
+      this.relaxMode = "raw";
+      let raw: SchemaViolation[];
+      let rawAjv: readonly { params: Record<string, unknown> }[];
+      try {
+        const rawOk = validate(value);
+        rawAjv = rawOk ? [] : [...(validate.errors ?? [])];
+        raw = rawOk ? [] : fromAjvErrors(validate.errors ?? [], this.formatContext());
+      } finally {
+        this.relaxMode = "normal";
+        this.relaxCandidates.clear();
+      }
+      if (raw.length > errors.length) {
+        for (const e of rawAjv) if (typeof e.params.erratum === "string") hits.add(e.params.erratum);
+      }
+    }
+    return { errors, errata: [...hits].sort() };
   }
 
   // ---------------------------------------------------------------------------------------
@@ -394,6 +523,7 @@ export class Spec {
     const schemas = [rel, ...this.variantsOf(type).filter((v) => content[v.property] === v.value).map((v) => v.rel)];
     let errors: SchemaViolation[] = [];
     const seen = new Set<string>();
+    const hits = new Set<string>();
     for (const s of schemas) {
       let validate: ValidateFunction;
       try {
@@ -401,8 +531,9 @@ export class Spec {
       } catch (e) {
         return { type, checked: false, errors, schemas, note: `the harness could not compile ${s}: ${(e as Error).message}` };
       }
-      if (validate(subject)) continue;
-      for (const v of fromAjvErrors(validate.errors ?? [], this.formatContext())) {
+      const run = this.run(validate, subject);
+      for (const id of run.errata) hits.add(id);
+      for (const v of run.errors) {
         const k = `${v.instancePath}\u0000${v.message}`;
         if (!seen.has(k)) {
           seen.add(k);
@@ -411,11 +542,12 @@ export class Spec {
       }
     }
     const unsigned = isObject(event.unsigned) ? event.unsigned : {};
+    const errata = hits.size > 0 ? { errata: [...hits].sort() } : {};
     if (unsigned.redacted_because !== undefined) {
       errors = errors.filter((v) => !/^\/content(\/|$)/.test(v.instancePath));
-      return { type, checked: true, errors, schemas, note: "redacted event: content not checked" };
+      return { type, checked: true, errors, schemas, note: "redacted event: content not checked", ...errata };
     }
-    return { type, checked: true, errors, schemas };
+    return { type, checked: true, errors, schemas, ...errata };
   }
 
   private variantsOf(type: string): Variant[] {
@@ -551,7 +683,28 @@ export class Spec {
         }
       }
     }
-    for (const k of new Set([...NO_OP_KEYWORDS, ...this.data.xKeywords])) ajv.addKeyword({ keyword: k, schemaType: [] });
+    for (const k of new Set([...NO_OP_KEYWORDS, ERRATUM_TIGHTEN_KEYWORD, ...this.data.xKeywords])) {
+      if (k !== ERRATUM_RELAX_KEYWORD) ajv.addKeyword({ keyword: k, schemaType: [] });
+    }
+    type RelaxEntry = { id: string; required: string[] };
+    const relax = (entries: RelaxEntry[], data: unknown, parentSchema: unknown): boolean => {
+      if (!isObject(data)) return true;
+      const missing = entries.flatMap((e) => e.required.filter((p) => !(p in data)).map((p) => ({ id: e.id, p })));
+      if (missing.length === 0) return true;
+      if (this.relaxMode === "normal") {
+        for (const m of missing) this.relaxCandidates.add(m.id);
+        return true;
+      }
+      relaxValidate.errors = missing.map((m) => ({
+        keyword: "required",
+        params: { missingProperty: m.p, erratum: m.id },
+        message: `must have required property '${m.p}'`,
+        parentSchema,
+      }));
+      return false;
+    };
+    const relaxValidate = ((schema: RelaxEntry[], data: unknown, parentSchema: unknown) => relax(schema, data, parentSchema)) as ((schema: RelaxEntry[], data: unknown, parentSchema: unknown) => boolean) & { errors?: unknown[] };
+    ajv.addKeyword({ keyword: ERRATUM_RELAX_KEYWORD, schemaType: "array", errors: true, validate: relaxValidate as never });
     for (const [rel, doc] of this.data.docs) {
       if (!/^(api|event-schemas|schemas)\//.test(rel) || !isObject(doc)) continue;
       const id = this.fileUrl(rel);
@@ -569,6 +722,7 @@ export class Spec {
       locate: (o) => (o !== null && typeof o === "object" ? this.locationIndex().get(o) : undefined),
       describeFormat: (name) => this.formats.get(name)?.definition.spec,
       overlayOf: (o) => (o !== null && typeof o === "object" ? this.overlayIds.get(o) : undefined),
+      erratumOf: (o) => (o !== null && typeof o === "object" ? this.tightenIds.get(o) : undefined),
     };
   }
 
@@ -661,6 +815,52 @@ export class Spec {
         const prev = Array.isArray(r.node.allOf) ? r.node.allOf : [];
         r.node.allOf = [...prev, extra];
         this.overlayIds.set(extra, { id: o.id, spec: o.spec });
+      }
+    }
+  }
+
+  /** Where an overlay or erratum target lives: an operation (each of its files), an event, a file. */
+  private targetsOf(t: { operation?: string; event?: string; schemaFile?: string; pointer: string }): { file: string; pointer: string }[] {
+    if (t.schemaFile !== undefined) return [{ file: t.schemaFile, pointer: t.pointer }];
+    if (t.event !== undefined) return [{ file: `event-schemas/schema/${t.event}.yaml`, pointer: t.pointer }];
+    if (t.operation !== undefined) return this.routes.byKey(t.operation).map((op) => ({ file: op.file, pointer: `${op.pointer}${t.pointer}` }));
+    return [];
+  }
+
+  /**
+   * Applies the errata of this release. A relaxation takes properties out of the `required` of
+   * the schema object found at each target (following $refs, also a final one: the list lives
+   * where the $ref points) and leaves a marker keyword that notes when it mattered. A tightening
+   * is ANDed in like an overlay. A target that does not hold what the erratum expects is a warning.
+   */
+  private applyErrata(): void {
+    for (const e of this.errata) {
+      for (const target of e.targets) {
+        const places = this.targetsOf(target);
+        if (places.length === 0) this.warnings.push(`erratum ${e.id}: ${target.operation ?? target.event ?? target.schemaFile} is not in this spec`);
+        for (const t of places) {
+          const r = this.data.docs.has(t.file) ? this.resolveRef(t.file, t.pointer, e.relax !== undefined) : undefined;
+          if (!r || !isObject(r.node)) {
+            this.warnings.push(`erratum ${e.id}: ${t.file}#${t.pointer} is not a schema object in this spec`);
+            continue;
+          }
+          const node = r.node;
+          if (e.relax) {
+            const req = Array.isArray(node.required) ? (node.required as unknown[]) : [];
+            const present = e.relax.required.filter((p) => req.includes(p));
+            const absent = e.relax.required.filter((p) => !req.includes(p));
+            if (absent.length > 0) this.warnings.push(`erratum ${e.id}: ${r.file}#${r.pointer} does not require ${absent.join(", ")} (fixed in this release?)`);
+            if (present.length === 0) continue;
+            node.required = req.filter((p) => !present.includes(p as string));
+            const marks = Array.isArray(node[ERRATUM_RELAX_KEYWORD]) ? (node[ERRATUM_RELAX_KEYWORD] as unknown[]) : [];
+            node[ERRATUM_RELAX_KEYWORD] = [...marks, { id: e.id, required: present }];
+          }
+          if (e.tighten) {
+            const extra: Record<string, unknown> = { ...structuredClone(e.tighten.schema), [ERRATUM_TIGHTEN_KEYWORD]: e.id };
+            node.allOf = [...(Array.isArray(node.allOf) ? node.allOf : []), extra];
+            this.tightenIds.set(extra, e.id);
+          }
+        }
       }
     }
   }

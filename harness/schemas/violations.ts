@@ -19,6 +19,8 @@ export interface SchemaViolation {
   value: unknown;
   /** Set when the rule comes from the project's overlays (schemas/overlays.json). */
   overlay?: { id: string; spec: string };
+  /** Set when the rule comes from a tightening spec erratum (schemas/errata.json). */
+  erratum?: string;
 }
 
 const MAX_VALUE_CHARS = 300;
@@ -80,6 +82,8 @@ export interface FormatContext {
   describeFormat(name: string): string | undefined;
   /** The overlay a schema object came from, if any. */
   overlayOf(schemaObject: unknown): { id: string; spec: string } | undefined;
+  /** The tightening erratum a schema object came from, if any. */
+  erratumOf?(schemaObject: unknown): string | undefined;
 }
 
 function keywordMessage(e: ErrorObject, data: unknown, ctx: FormatContext): string {
@@ -168,6 +172,11 @@ export function fromAjvErrors(errors: readonly ErrorObject[], ctx: FormatContext
     if (overlay) {
       v.overlay = overlay;
       v.message += ` [stricter than the schema, per ${overlay.spec}]`;
+    }
+    const erratum = ctx.erratumOf?.(e.parentSchema);
+    if (erratum) {
+      v.erratum = erratum;
+      v.message += ` [per spec erratum ${erratum}]`;
     }
     const dedupe = `${v.instancePath}\u0000${v.rule}\u0000${v.message}`;
     if (seen.has(dedupe)) continue;
