@@ -100,7 +100,7 @@ export function installHandlers(peer: FederationPeer): PeerHandlers {
     const draft = room.draft({ type: "m.room.member", state_key: userId, sender: userId, content: { membership } }, peer.serverName);
     const decision = room.authorize(draft as unknown as WirePdu, "current_state");
     if (!decision.allowed) return error(403, "M_FORBIDDEN", `the ${membership} would not be authorised: ${decision.reason} (${decision.rule})`);
-    const template: Record<string, unknown> = { ...draft, origin: peer.serverName };
+    const template: Record<string, unknown> = { ...draft };
     delete template.event_id;
     return ok({ room_version: room.version, event: template });
   };

@@ -1,8 +1,12 @@
 // A fake homeserver peer: an HTTPS server on 127.0.0.1 with its own server name
 // (`localhost:<port>`), ed25519 signing key and certificate from the run's CA, and a client that
 // signs its requests with X-Matrix. Every exchange in both directions goes into the test's
-// ExchangeLog (channels `federation-out:<destination>` and `federation-in:<origin>`), and every
-// response is checked against the spec's schemas when a validator is given.
+// ExchangeLog (channels `federation-out:<destination>` and `federation-in:<origin>`). What the
+// target produces is checked against the spec when validators are given: its responses to the
+// peer (`validator`), and its requests to the peer (`requestValidator`: the body against the
+// operation's request schema, and the X-Matrix header against "Request Authentication", as
+// violations of rule "x-matrix"). The peer's own responses are not checked: they are the
+// harness's, not the target's.
 //
 // Inbound requests:
 //   - GET /_matrix/key/v2/server and GET /_matrix/federation/v1/version are always served;
@@ -27,7 +31,8 @@ import { Keyring, newSigningKey, serverKeysDocument } from "./keys.ts";
 import { PeerRoom, createPeerRoom, stateKey, type CreateRoomOptions, type EventInput } from "./room.ts";
 import { issueServerCert, type RunCa } from "./tls.ts";
 import { Inbox } from "./waiters.ts";
-import { signRequest, verifyRequest, type SignableRequest, type XMatrixParams } from "./xmatrix.ts";
+import { signRequest, verifyRequest, xMatrixViolations, type SignableRequest, type XMatrixParams } from "./xmatrix.ts";
+import type { RequestValidator } from "../fixtures/validator.ts";
 
 /**
  * How long a waiter gives the target to send something over federation. Servers batch and delay
@@ -51,8 +56,12 @@ export interface PeerOptions {
   ca: RunCa;
   /** The test's exchange log (default: a log of the peer's own). */
   log?: ExchangeLog;
-  /** Checks responses (from the target, and the peer's own) against the spec's schemas. */
+  /** Checks the target's responses to the peer's requests against the spec's schemas. */
   validator?: ResponseValidator;
+  /** Checks the target's requests to the peer (body and X-Matrix header); see makeRequestValidator. */
+  requestValidator?: RequestValidator;
+  /** The spec release the X-Matrix rules are taken from (e.g. "v1.19"; default: the current rules). */
+  specVersion?: string;
   /** The server under test: the default destination of the peer's requests. */
   target?: { serverName: string; url?: string };
   /** Per-request bound for outbound requests (ms). Default 20 s. */
@@ -241,6 +250,8 @@ export class FederationPeer {
 
   private target?: { serverName: string; url?: string };
   private readonly validator?: ResponseValidator;
+  private readonly requestValidator?: RequestValidator;
+  private readonly specVersion?: string;
   private readonly timeoutMs: number;
   private readonly agent: Agent;
   private readonly server: Server;
@@ -261,6 +272,8 @@ export class FederationPeer {
     this.label = opts.label ?? this.serverName;
     this.target = opts.target;
     this.validator = opts.validator;
+    this.requestValidator = opts.requestValidator;
+    this.specVersion = opts.specVersion;
     this.timeoutMs = opts.timeoutMs ?? 20_000;
     this.agent = agent;
     this.server = server;
@@ -394,8 +407,9 @@ export class FederationPeer {
 
     let result: HandlerResult;
     let origin = "";
+    let authenticated = false;
     try {
-      result = await this.dispatch(method, uri, pathname, query, rawBody, authorization, (o) => (origin = o));
+      result = await this.dispatch(method, uri, pathname, query, rawBody, authorization, (o) => (origin = o), () => (authenticated = true));
     } catch (e) {
       result = { status: 500, body: { errcode: "M_UNKNOWN", error: `the peer's handler failed: ${(e as Error).message}` }, unexpected: `the peer's handler for ${method} ${pathname} failed: ${(e as Error).stack ?? e}` };
     }
@@ -405,7 +419,10 @@ export class FederationPeer {
     res.end(text);
 
     let schema: SchemaCheck | undefined;
-    if (this.validator) schema = this.validator({ method, path: pathname, status: result.status, contentType: "application/json", body: result.body });
+    if (this.requestValidator) {
+      const extra = authenticated ? xMatrixViolations(authorization, { destination: this.serverName, ...(this.specVersion ? { specVersion: this.specVersion } : {}) }) : [];
+      schema = this.requestValidator({ method, path: pathname, contentType: req.headers["content-type"], body: rawBody, extra });
+    }
     const exchange = this.log.add({
       channel: `federation-in:${origin || claimedOrigin}`,
       method,
@@ -431,6 +448,7 @@ export class FederationPeer {
     rawBody: string,
     authorization: string | undefined,
     setOrigin: (origin: string) => void,
+    markAuthenticated: () => void,
   ): Promise<HandlerResult> {
     // Always served: the key document (also under the legacy /server/{keyId} path) and the version.
     if (method === "GET" && (pathname === "/_matrix/key/v2/server" || pathname.startsWith("/_matrix/key/v2/server/"))) {
@@ -450,6 +468,7 @@ export class FederationPeer {
     const matched = this.match(method, pathname);
     let origin = "";
     if (pathname.startsWith("/_matrix/federation/") && !matched?.route.open) {
+      markAuthenticated();
       const verdict = await verifyRequest({
         method,
         uri,

@@ -74,11 +74,10 @@ export interface EventInput {
   redacts?: string;
   unsigned?: JsonObject;
   /**
-   * The legacy top-level `origin`: default the signing server's name, `null` for none. The PDU
-   * formats no longer define it, but no room version forbids it (v11 only stops protecting it
-   * from redaction) and the spec's invite event and make_join template schemas still require it.
+   * A legacy top-level `origin` to add (none by default): the PDU formats dropped it in v1.3; the
+   * schemas that still require it are corrected by the `membership-origin` erratum.
    */
-  origin?: string | null;
+  origin?: string;
 }
 
 export type StateMapLike = ReadonlyMap<string, string>;
@@ -320,8 +319,7 @@ export class PeerRoom {
   /** Builds, hashes and signs a new event. It is not added to the room (see addEvent). */
   build(input: EventInput, signer: Signer): WirePdu {
     const unsigned = buildPdu(this.version, this.draft(input, signer.serverName)) as unknown as WirePdu;
-    const origin = input.origin === undefined ? signer.serverName : input.origin;
-    const pdu = origin === null ? unsigned : { ...unsigned, origin };
+    const pdu = input.origin === undefined ? unsigned : { ...unsigned, origin: input.origin };
     return hashAndSignEvent(pdu, this.version, signer.serverName, signer.key);
   }
 

@@ -177,3 +177,51 @@ export async function verifyRequest(input: VerifyRequestInput): Promise<RequestV
   }
   return { ok: true, origin, keyId: key };
 }
+
+/** A problem with the X-Matrix header of a request the target sent (a SchemaViolation of the harness's "x-matrix" rule). */
+export interface XMatrixViolation {
+  instancePath: string;
+  rule: string;
+  keyword: "x-matrix";
+  message: string;
+  value?: unknown;
+}
+
+const RULE = "x-matrix @ server-server-api/#request-authentication";
+
+function releaseAtLeast(version: string | undefined, major: number, minor: number): boolean {
+  const m = /^v?(\d+)\.(\d+)$/.exec(version ?? "");
+  if (!m) return true; // unknown: hold the sender to the current rules
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a > major || (a === major && b >= minor);
+}
+
+/**
+ * What the spec's "Request Authentication" section requires of a sender's Authorization header,
+ * checked on a request the target sent: the X-Matrix scheme and parameter syntax, origin, key
+ * (an algorithm-qualified key ID) and sig present, and destination (a MUST since v1.3) present
+ * and naming the receiving server. The signature itself is verified separately (verifyRequest).
+ * Only MUST-level rules: the sender "should" rules (one space, lower-case names, no escapes, no
+ * spaces around commas) are not reported.
+ */
+export function xMatrixViolations(header: string | undefined, opts: { destination: string; specVersion?: string }): XMatrixViolation[] {
+  const v = (message: string, value?: unknown): XMatrixViolation => ({
+    instancePath: "/headers/authorization",
+    rule: RULE,
+    keyword: "x-matrix",
+    message: `/headers/authorization: ${message}`,
+    ...(value !== undefined ? { value: typeof value === "string" && value.length > 200 ? `${value.slice(0, 200)}…` : value } : {}),
+  });
+  if (header === undefined || header === "") return [v("the request has no Authorization header; every federation request must be signed with the X-Matrix scheme")];
+  const parsed = parseXMatrix(header);
+  if (!parsed.ok) return [v(`malformed X-Matrix header: ${parsed.reason}`, header)];
+  const out: XMatrixViolation[] = [];
+  const { destination, key } = parsed.params;
+  if (destination === undefined) {
+    if (releaseAtLeast(opts.specVersion, 1, 3)) out.push(v("the X-Matrix header has no destination parameter, which senders MUST always include (since v1.3)", header));
+  } else if (destination !== opts.destination) {
+    out.push(v(`the destination parameter is ${JSON.stringify(destination)}, not the receiving server ${JSON.stringify(opts.destination)}`, destination));
+  }
+  if (!/^[a-z0-9_]+:[A-Za-z0-9_]+$/.test(key)) out.push(v(`key ${JSON.stringify(key)} is not a key ID of the form <algorithm>:<identifier> (e.g. ed25519:abc)`, key));
+  return out;
+}
