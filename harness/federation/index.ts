@@ -54,6 +54,8 @@ export {
   requestSignature,
   signRequest,
   verifyRequest,
+  xMatrixViolations,
+  type XMatrixViolation,
   type ParsedXMatrix,
   type RequestVerdict,
   type SignableRequest,

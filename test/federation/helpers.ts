@@ -1,8 +1,9 @@
 // Shared setup for the federation harness tests: one run CA per file, peers that check every
-// response (theirs and each other's) against the spec's schemas, and a teardown that stops them.
+// response and every request they receive from each other against the spec's schemas, and a
+// teardown that stops them.
 import { afterAll } from "vitest";
 import { ExchangeLog, formatExchange } from "../../harness/client/exchange.ts";
-import { makeValidator } from "../../harness/fixtures/validator.ts";
+import { makeRequestValidator, makeValidator } from "../../harness/fixtures/validator.ts";
 import { FederationPeer, createRunCa, type RunCa } from "../../harness/federation/index.ts";
 import { defaultSpecDirForTests, loadSpec } from "../../harness/schemas/index.ts";
 
@@ -21,6 +22,8 @@ export async function startPeer(log = new ExchangeLog(), target?: FederationPeer
     ca: await ca,
     log,
     validator: makeValidator(spec),
+    requestValidator: makeRequestValidator(spec),
+    specVersion: spec.specVersion,
     ...(target ? { target: { serverName: target.serverName } } : {}),
   });
   started.push(peer);

@@ -1,6 +1,6 @@
 // Two peers talking to each other over HTTPS with certificates from one CA: one signs, the other
 // verifies; refusals, unexpected requests, joins, transactions, invites, leaves and the
-// read-only endpoints. Every response of both peers must match the spec's schemas.
+// read-only endpoints. Every response and every request of both peers must match the spec's schemas.
 import { afterEach, describe, expect, test } from "vitest";
 import { ExchangeLog } from "../../harness/client/exchange.ts";
 import { ROOM_VERSION_IDS, verifyEventSignature } from "../../harness/crypto/index.ts";
@@ -43,7 +43,8 @@ describe("request authentication between two peers", () => {
     ["a key the origin does not publish", (a) => ({ authorization: (_p, req) => signRequest(req, a.unpublishedKey) }), /does not publish the key/],
     ["a malformed header", { authorization: 'X-Matrix origin="x"' }, /lacks key, sig/],
   ])("refuses %s with 401 M_UNAUTHORIZED and records it as unexpected", async (name, opts, reason) => {
-    const { a, b } = await pair();
+    // Not through pair(): the header faults are also the sender's x-matrix violations (below).
+    const { a, b, log } = await startPair();
     b.handle.profiles();
     b.profiles.set(b.userId("bob"), { displayname: "Bob" });
     let options = typeof opts === "function" ? opts(a) : opts;
@@ -55,6 +56,12 @@ describe("request authentication between two peers", () => {
     expect(unexpected).toHaveLength(1);
     expect(unexpected[0]!.reason).toMatch(reason);
     if (name === "another destination") expect(unexpected[0]!.reason).toMatch(/destination "elsewhere.example"/);
+    // The header itself is checked as the sender's request: a fault of its form is an x-matrix
+    // violation on the inbound exchange; a bad signature or key is the verifier's refusal only.
+    const inbound = log.exchanges.find((e) => e.channel.startsWith("federation-in:") && e.url.includes("/query/profile"))!;
+    expect(inbound.schema?.subject).toBe("request");
+    const headerFault = ["no Authorization header", "another destination", "a malformed header"].includes(name);
+    expect(inbound.schema?.errors.map((v) => v.keyword)).toEqual(headerFault ? ["x-matrix"] : []);
   });
 
   test("an endpoint no handler serves is answered 404 M_UNRECOGNIZED and recorded as unexpected", async () => {
