@@ -3,6 +3,7 @@
 // suite catches each kind of mistake and explains it.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { stubFederation } from "./stub-federation.ts";
 
 export type Misbehaviour =
   | "none"
@@ -11,7 +12,8 @@ export type Misbehaviour =
   | "missing-field" // /versions omits the required `versions`
   | "malformed-body" // /versions sends broken JSON with a JSON content type
   | "bad-room-versions" // capabilities' default room version is not among the available ones
-  | "hang"; // /capabilities never answers
+  | "hang" // /capabilities never answers
+  | "malformed-transaction"; // POST /_stub/send_transaction sends a peer a transaction whose pdus is not an array
 
 export interface Stub {
   url: string;
@@ -40,11 +42,14 @@ export async function startStub(mode: Misbehaviour): Promise<Stub> {
   let userCount = 0;
   const hanging = new Set<ServerResponse>();
   let serverName = "";
+  // Its key document and the transactions it sends fake peers (see stub-federation.ts).
+  const federation = stubFederation(() => serverName, { malformedTransaction: mode === "malformed-transaction" });
 
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://stub");
     const path = url.pathname;
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
+    if (await federation.handle(req, res, path, () => readJson(req))) return;
 
     if (path === "/_matrix/client/versions" && req.method === "GET") {
       if (mode === "missing-field") return send(res, 200, { unstable_features: {} });
