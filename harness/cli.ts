@@ -95,11 +95,14 @@ function listSuites(dir: string): string[] {
 
 /** Summary and evidence of each spec erratum, for the report's list of errata the run needed. */
 async function erratumDescriptions(): Promise<(id: string) => Pick<ErratumHit, "summary" | "evidence"> | undefined> {
-  const file = join(ROOT, "schemas/errata.json");
-  if (!existsSync(file)) return () => undefined;
-  const list = JSON.parse(readFileSync(file, "utf8")) as Array<Pick<ErratumHit, "id" | "summary" | "evidence">>;
-  const byId = new Map(list.map((e) => [e.id, e]));
-  return (id) => byId.get(id);
+  const { loadErrata, ProjectDataError } = await import("./schemas/index.ts");
+  try {
+    const byId = new Map(loadErrata().map((e) => [e.id, e]));
+    return (id) => byId.get(id);
+  } catch (err) {
+    if (err instanceof ProjectDataError) throw new Fatal(err.message);
+    throw err;
+  }
 }
 
 async function runSuites(opts: RunOptions): Promise<number> {
