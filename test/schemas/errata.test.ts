@@ -4,8 +4,9 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
-import { ProjectDataError, errataEnabled, loadErrata, loadSpec, loadSpecSync } from "../../harness/schemas/index.ts";
-import { PROJECT_SCHEMAS_DIR } from "../../harness/schemas/project-data.ts";
+import { ProjectDataError, Spec, errataEnabled, loadErrata, loadSpec, loadSpecSync, type Erratum } from "../../harness/schemas/index.ts";
+import { readSpecData } from "../../harness/schemas/loader.ts";
+import { PROJECT_SCHEMAS_DIR, loadFormats, loadOverlays } from "../../harness/schemas/project-data.ts";
 import { SPEC_DIR, json } from "./helpers.ts";
 
 const MAKE_JOIN = "/_matrix/federation/v1/make_join/!room:example.org/@joiner:peer.example";
@@ -116,5 +117,29 @@ describe("applying errata", () => {
       else process.env.MATRIX_CONFORMANCE_ERRATA = saved;
     }
     expect((await loadSpec(SPEC_DIR)).errata.length, "a different memo entry with the errata on").toBeGreaterThan(0);
+  });
+});
+
+describe("erratum rules", () => {
+  const build = (errata: Erratum[]) => new Spec(readSpecData(SPEC_DIR), loadFormats(), loadOverlays(), 0, errata);
+  const base = { summary: "a test erratum of this file", releases: ["v1.19"], evidence: [{ kind: "spec-section" as const, ref: "test" }] };
+
+  test("a tightening erratum fails a check, names itself on the violation and is listed as a hit", () => {
+    const spec = build([{ ...base, id: "test-tighten", tighten: { schema: { required: ["unstable_features"] } }, targets: [{ operation: "GET /_matrix/client/versions", pointer: "/responses/200/content/application~1json/schema" }] }]);
+    const r = spec.validateResponse(json("GET", "/_matrix/client/versions", 200, { versions: ["v1.19"] }));
+    expect(r.errors.map((e) => [e.message, e.erratum])).toEqual([['(body): missing required property "unstable_features" [per spec erratum test-tighten]', "test-tighten"]]);
+    expect(r.errata).toEqual(["test-tighten"]);
+    expect(spec.validateResponse(json("GET", "/_matrix/client/versions", 200, { versions: ["v1.19"], unstable_features: {} })).errata).toBeUndefined();
+  });
+
+  test("a relaxation whose target no longer holds the defect, or is not in the spec, is a warning", () => {
+    const spec = build([
+      { ...base, id: "test-stale", relax: { required: ["nonexistent"] }, targets: [{ operation: "GET /_matrix/client/versions", pointer: "/responses/200/content/application~1json/schema" }] },
+      { ...base, id: "test-missing", relax: { required: ["x"] }, targets: [{ operation: "GET /_matrix/client/v9/nothing", pointer: "" }] },
+    ]);
+    expect(spec.warnings.filter((w) => w.startsWith("erratum"))).toEqual([
+      expect.stringMatching(/^erratum test-stale: api\/client-server\/versions\.yaml#.* does not require nonexistent/),
+      "erratum test-missing: GET /_matrix/client/v9/nothing is not in this spec",
+    ]);
   });
 });
