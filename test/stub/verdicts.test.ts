@@ -16,7 +16,7 @@ function test_(run: CliRun, id: string) {
 
 describe.concurrent("verdicts against the stub", () => {
   test("a conforming stub passes the selftest suite, and the report lists the erratum it needed", async () => {
-    const run = await runAgainst("none", [], { selftest: true });
+    const run = await runAgainst("none", ["--area", "verdicts"], { selftest: true });
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.report?.summary).toMatchObject({ total: 3, passed: 3, failed: 0, setupFailed: 0, warnings: 0 });
     const origin = run.report?.errata.find((e) => e.hits.some((h) => h.endpoint === "GET /_matrix/federation/v1/make_join/{roomId}/{userId} 200"));
@@ -27,7 +27,7 @@ describe.concurrent("verdicts against the stub", () => {
   });
 
   test("--no-errata checks the raw schema: the template fails on its own endpoint, as the act's schema fault", async () => {
-    const run = await runAgainst("none", ["--no-errata"], { selftest: true });
+    const run = await runAgainst("none", ["--no-errata", "--area", "verdicts"], { selftest: true });
     expect(run.code).toBe(1);
     const t = test_(run, ERRATUM);
     expect(t.status).toBe("failed");
@@ -37,7 +37,7 @@ describe.concurrent("verdicts against the stub", () => {
   });
 
   test("a schema fault in set-up makes the test setup-failed, reported against the endpoint that produced it", async () => {
-    const run = await runAgainst("missing-field", [], { selftest: true });
+    const run = await runAgainst("missing-field", ["--area", "verdicts"], { selftest: true });
     expect(run.code, "a set-up failure still fails the run").toBe(1);
     const t = test_(run, SETUP);
     expect(t.status).toBe("setup-failed");
@@ -51,12 +51,12 @@ describe.concurrent("verdicts against the stub", () => {
   });
 
   test("a SHOULD-level failure warns and the run passes; --strict-should fails it", async () => {
-    const lax = await runAgainst("wrong-errcode", ["--grep", "SHOULD-level"], { selftest: true });
+    const lax = await runAgainst("wrong-errcode", ["--grep", "SHOULD-level", "--area", "verdicts"], { selftest: true });
     expect(lax.code, lax.stdout + lax.stderr).toBe(0);
     expect(test_(lax, SHOULD).status).toBe("warning");
     expect(lax.report?.summary).toMatchObject({ warnings: 1, failed: 0 });
     expect(lax.stdout).toContain("1 warning(s): SHOULD or MAY requirements not met");
-    const strict = await runAgainst("wrong-errcode", ["--grep", "SHOULD-level", "--strict-should"], { selftest: true });
+    const strict = await runAgainst("wrong-errcode", ["--grep", "SHOULD-level", "--strict-should", "--area", "verdicts"], { selftest: true });
     expect(strict.code).toBe(1);
     expect(test_(strict, SHOULD).status).toBe("failed");
   });
