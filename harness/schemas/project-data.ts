@@ -93,13 +93,17 @@ export function loadFormats(dir: string = PROJECT_SCHEMAS_DIR): Map<string, Form
 export function loadOverlays(dir: string = PROJECT_SCHEMAS_DIR): Overlay[] {
   const data = readJson("overlays.json", dir);
   checkAgainst("overlays.schema.json", "overlays.json", data, dir);
-  const overlays = data as Overlay[];
+  return uniqueIds(data as Overlay[], "overlays.json", "overlay", dir);
+}
+
+/** The entries of a project data file, refused when two share an id. */
+function uniqueIds<T extends { id: string }>(entries: T[], file: string, what: string, dir: string): T[] {
   const seen = new Set<string>();
-  for (const o of overlays) {
-    if (seen.has(o.id)) throw new ProjectDataError(`${dir}overlays.json: duplicate overlay id ${o.id}`);
-    seen.add(o.id);
+  for (const e of entries) {
+    if (seen.has(e.id)) throw new ProjectDataError(`${dir}${file}: duplicate ${what} id ${e.id}`);
+    seen.add(e.id);
   }
-  return overlays;
+  return entries;
 }
 
 /** A place an erratum applies to: an operation, an event schema or a spec data file, and a pointer. */
@@ -129,11 +133,5 @@ export interface Erratum {
 export function loadErrata(dir: string = PROJECT_SCHEMAS_DIR): Erratum[] {
   const data = readJson("errata.json", dir);
   checkAgainst("errata.schema.json", "errata.json", data, dir);
-  const errata = data as Erratum[];
-  const seen = new Set<string>();
-  for (const e of errata) {
-    if (seen.has(e.id)) throw new ProjectDataError(`${dir}errata.json: duplicate erratum id ${e.id}`);
-    seen.add(e.id);
-  }
-  return errata;
+  return uniqueIds(data as Erratum[], "errata.json", "erratum", dir);
 }

@@ -275,16 +275,7 @@ export class Spec {
     if (input.method.toUpperCase() === "HEAD" && match.method !== "HEAD") {
       return { operation: match, checked: false, errors: [], note: "a HEAD response has no body; not checked" };
     }
-    const { params, alternatives, ...primary } = match;
-    const all: Operation[] = [primary, ...alternatives];
-    let first: ResponseValidation | undefined;
-    for (const op of all) {
-      const r = this.validateFor(op, input);
-      const result: ResponseValidation = { ...r, operation: { ...op, params, alternatives: all.filter((o) => o !== op) } };
-      if (r.errors.length === 0) return result;
-      first ??= result;
-    }
-    return first as ResponseValidation;
+    return firstPassing(match, (op) => this.validateFor(op, input));
   }
 
   /**
@@ -296,16 +287,7 @@ export class Spec {
     if (!match) {
       return { checked: false, errors: [], note: `no operation of the spec matches ${input.method.toUpperCase()} ${input.path}` };
     }
-    const { params, alternatives, ...primary } = match;
-    const all: Operation[] = [primary, ...alternatives];
-    let first: RequestValidation | undefined;
-    for (const op of all) {
-      const r = this.validateRequestFor(op, input);
-      const result: RequestValidation = { ...r, operation: { ...op, params, alternatives: all.filter((o) => o !== op) } };
-      if (r.errors.length === 0) return result;
-      first ??= result;
-    }
-    return first as RequestValidation;
+    return firstPassing(match, (op) => this.validateRequestFor(op, input));
   }
 
   private validateRequestFor(op: Operation, input: RequestInput): Omit<RequestValidation, "operation"> {
@@ -915,6 +897,23 @@ export class Spec {
 }
 
 /** The documented response for a status: exact code, then a range such as "4XX", then "default". */
+/**
+ * Checks against the matched operation and its alternatives (same path shape, other templates):
+ * the first check without errors, else the primary operation's.
+ */
+function firstPassing<R extends { errors: SchemaViolation[] }>(match: MatchedOperation, check: (op: Operation) => R): R & { operation: MatchedOperation } {
+  const { params, alternatives, ...primary } = match;
+  const all: Operation[] = [primary, ...alternatives];
+  let first: (R & { operation: MatchedOperation }) | undefined;
+  for (const op of all) {
+    const r = check(op);
+    const result = { ...r, operation: { ...op, params, alternatives: all.filter((o) => o !== op) } };
+    if (r.errors.length === 0) return result;
+    first ??= result;
+  }
+  return first!;
+}
+
 export function pickResponseKey(responses: Record<string, unknown>, status: number): string | undefined {
   const exact = String(status);
   if (exact in responses) return exact;

@@ -85,3 +85,9 @@ async function runAgainstNow(mode: Misbehaviour, extra: string[], opts: { closeS
   }
 }
 
+/** The report's entry of one test of a run, or an error showing what the run printed. */
+export function reportedTest(run: CliRun, id: string): RunReport["tests"][number] {
+  const t = run.report?.tests.find((x) => x.id === id);
+  if (!t) throw new Error(`no test ${id} in the report:\n${run.stdout}\n${run.stderr}`);
+  return t;
+}

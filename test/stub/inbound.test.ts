@@ -2,15 +2,11 @@
 // suite test/stub/suites/federation/transactions.test.ts against the stub server, which sends a
 // peer one signed transaction, well formed or (malformed-transaction) with `pdus` not an array.
 import { describe, expect, test } from "vitest";
-import { runAgainst, type CliRun } from "./cli-run.ts";
+import { reportedTest, runAgainst, type CliRun } from "./cli-run.ts";
 
 const ID = "test/stub/suites/federation/transactions.test.ts::inbound > a transaction the target sends a peer matches the spec's request schema";
 
-function test_(run: CliRun) {
-  const t = run.report?.tests.find((x) => x.id === ID);
-  if (!t) throw new Error(`no test ${ID} in the report:\n${run.stdout}\n${run.stderr}`);
-  return t;
-}
+const test_ = (run: CliRun) => reportedTest(run, ID);
 
 describe.concurrent("inbound requests against the stub", () => {
   test("a well-formed, properly signed transaction passes", async () => {

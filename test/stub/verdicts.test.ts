@@ -1,18 +1,13 @@
 // How verdicts are reached, proved through the real CLI: the selftest suite
 // (test/stub/suites/selftest/verdicts.test.ts) against the stub server in chosen modes.
 import { describe, expect, test } from "vitest";
-import { runAgainst, type CliRun } from "./cli-run.ts";
+import { reportedTest as test_, runAgainst } from "./cli-run.ts";
 
 const FILE = "test/stub/suites/selftest/verdicts.test.ts";
 const SETUP = `${FILE}::verdicts > an arrangement step's schema fault is set-up's, not the act's`;
 const SHOULD = `${FILE}::verdicts > a SHOULD-level check that the stub fails is a warning`;
 const ERRATUM = `${FILE}::verdicts > a make_join template without \`origin\` needs the origin erratum`;
 
-function test_(run: CliRun, id: string) {
-  const t = run.report?.tests.find((x) => x.id === id);
-  if (!t) throw new Error(`no test ${id} in the report:\n${run.stdout}\n${run.stderr}`);
-  return t;
-}
 
 describe.concurrent("verdicts against the stub", () => {
   test("a conforming stub passes the selftest suite, and the report lists the erratum it needed", async () => {
