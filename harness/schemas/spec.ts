@@ -793,14 +793,7 @@ export class Spec {
 
   private applyOverlays(): void {
     for (const o of this.overlays) {
-      const targets: { file: string; pointer: string }[] = [];
-      if (o.schemaFile !== undefined) targets.push({ file: o.schemaFile, pointer: o.pointer });
-      else if (o.event !== undefined) targets.push({ file: `event-schemas/schema/${o.event}.yaml`, pointer: o.pointer });
-      else if (o.operation !== undefined) {
-        for (const op of this.routes.byKey(o.operation)) {
-          targets.push({ file: op.file, pointer: `${op.pointer}${o.pointer}` });
-        }
-      }
+      const targets = this.targetsOf(o);
       if (targets.length === 0) this.warnings.push(`overlay ${o.id}: its target is not in this spec`);
       for (const t of targets) {
         // Follow $refs on the way, but not a final one: the overlay belongs to this place, not
@@ -896,7 +889,6 @@ export class Spec {
   }
 }
 
-/** The documented response for a status: exact code, then a range such as "4XX", then "default". */
 /**
  * Checks against the matched operation and its alternatives (same path shape, other templates):
  * the first check without errors, else the primary operation's.
@@ -914,6 +906,7 @@ function firstPassing<R extends { errors: SchemaViolation[] }>(match: MatchedOpe
   return first!;
 }
 
+/** The documented response for a status: exact code, then a range such as "4XX", then "default". */
 export function pickResponseKey(responses: Record<string, unknown>, status: number): string | undefined {
   const exact = String(status);
   if (exact in responses) return exact;
