@@ -7,7 +7,7 @@
 // mistaken for the behaviour under test.
 
 import { Agent, request as undiciRequest, type Dispatcher } from "undici";
-import { ExchangeLog, cutBody, formatExchange, selectHeaders, type Exchange, type SchemaCheck } from "./exchange.ts";
+import { ExchangeLog, cutBody, formatExchange, selectHeaders, type Exchange, type SchemaCheck, type SchemaViolation } from "./exchange.ts";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -16,6 +16,26 @@ export type Body = any;
 export interface ResponseValidator {
   (response: { method: string; path: string; status: number; contentType?: string; body: unknown }): SchemaCheck;
 }
+
+/** An inbound request as a fake actor received it from the target. */
+export interface InboundRequestInput {
+  method: string;
+  /** The path as sent (percent-encoded; a query string is ignored). */
+  path: string;
+  /** The Content-Type header; undefined when the request had none. */
+  contentType: string | undefined;
+  /** The raw body ("" for none). */
+  body: string;
+  /**
+   * Problems the actor found with the request's authentication header (e.g. X-Matrix), as
+   * violations of keyword "x-matrix" or similar; added to the body's.
+   */
+  extra?: SchemaViolation[];
+}
+
+/** Checks what the target sent to a fake actor of the harness; the errors are the target's. */
+export type RequestValidator = (req: InboundRequestInput) => SchemaCheck;
+
 
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;

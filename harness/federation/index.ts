@@ -55,7 +55,6 @@ export {
   signRequest,
   verifyRequest,
   xMatrixViolations,
-  type XMatrixViolation,
   type ParsedXMatrix,
   type RequestVerdict,
   type SignableRequest,

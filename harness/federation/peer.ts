@@ -23,7 +23,7 @@ import { createServer, type Server } from "node:https";
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Agent } from "undici";
-import { StepFailed, path as pathTemplate, performExchange, type Response, type ResponseValidator } from "../client/client.ts";
+import { StepFailed, path as pathTemplate, performExchange, type RequestValidator, type Response, type ResponseValidator } from "../client/client.ts";
 import { ExchangeLog, cutBody, formatExchange, selectHeaders, type Exchange, type SchemaCheck } from "../client/exchange.ts";
 import { ROOM_VERSION_IDS, hashAndSignEvent, type SigningKey, type VerifyKeys } from "../crypto/index.ts";
 import { describePdu, eventIdOf, knownVersion, pduCryptoProblems, pduFormatProblems, type RoomVersionId, type WirePdu } from "./events.ts";
@@ -32,7 +32,6 @@ import { PeerRoom, createPeerRoom, stateKey, type CreateRoomOptions, type EventI
 import { issueServerCert, type RunCa } from "./tls.ts";
 import { Inbox } from "./waiters.ts";
 import { signRequest, verifyRequest, xMatrixViolations, type SignableRequest, type XMatrixParams } from "./xmatrix.ts";
-import type { RequestValidator } from "../fixtures/validator.ts";
 
 /**
  * How long a waiter gives the target to send something over federation. Servers batch and delay

@@ -17,6 +17,7 @@
 // parse is 400 M_NOT_JSON.
 
 import { canonicalJsonBytes, decodeBase64, jsonSignature, verifyBytes, type SigningKey } from "../crypto/index.ts";
+import { violation, type SchemaViolation } from "../schemas/violations.ts";
 
 export interface XMatrixParams {
   origin: string;
@@ -178,17 +179,6 @@ export async function verifyRequest(input: VerifyRequestInput): Promise<RequestV
   return { ok: true, origin, keyId: key };
 }
 
-/** A problem with the X-Matrix header of a request the target sent (a SchemaViolation of the harness's "x-matrix" rule). */
-export interface XMatrixViolation {
-  instancePath: string;
-  rule: string;
-  keyword: "x-matrix";
-  message: string;
-  value?: unknown;
-}
-
-const RULE = "x-matrix @ server-server-api/#request-authentication";
-
 function releaseAtLeast(version: string | undefined, major: number, minor: number): boolean {
   const m = /^v?(\d+)\.(\d+)$/.exec(version ?? "");
   if (!m) return true; // unknown: hold the sender to the current rules
@@ -204,18 +194,13 @@ function releaseAtLeast(version: string | undefined, major: number, minor: numbe
  * Only MUST-level rules: the sender "should" rules (one space, lower-case names, no escapes, no
  * spaces around commas) are not reported.
  */
-export function xMatrixViolations(header: string | undefined, opts: { destination: string; specVersion?: string }): XMatrixViolation[] {
-  const v = (message: string, value?: unknown): XMatrixViolation => ({
-    instancePath: "/headers/authorization",
-    rule: RULE,
-    keyword: "x-matrix",
-    message: `/headers/authorization: ${message}`,
-    ...(value !== undefined ? { value: typeof value === "string" && value.length > 200 ? `${value.slice(0, 200)}…` : value } : {}),
-  });
+export function xMatrixViolations(header: string | undefined, opts: { destination: string; specVersion?: string }): SchemaViolation[] {
+  // A violation of the harness's "x-matrix" rule, at a pseudo-path naming the header.
+  const v = (message: string, value?: unknown) => violation("x-matrix", "/headers/authorization", message, value, "server-server-api/#request-authentication");
   if (header === undefined || header === "") return [v("the request has no Authorization header; every federation request must be signed with the X-Matrix scheme")];
   const parsed = parseXMatrix(header);
   if (!parsed.ok) return [v(`malformed X-Matrix header: ${parsed.reason}`, header)];
-  const out: XMatrixViolation[] = [];
+  const out: SchemaViolation[] = [];
   const { destination, key } = parsed.params;
   if (destination === undefined) {
     if (releaseAtLeast(opts.specVersion, 1, 3)) out.push(v("the X-Matrix header has no destination parameter, which senders MUST always include (since v1.3)", header));
