@@ -101,6 +101,18 @@ describe("verdicts", () => {
     expect(strict[0]!.status).toBe("failed");
   });
 
+  test("an intermittent entry expects its signature when the test fails, and a pass is not 'fixed'; --update-baseline keeps it", () => {
+    const e = entry({ id: "f::x", signature: SIG, intermittent: true });
+    const failed = [failing("f::x", SIG)];
+    applyVerdicts(failed, { target: "x", entries: [e] });
+    expect(failed[0]!.status).toBe("expected-failure");
+    const passed = [t("f::x")];
+    const { stale } = applyVerdicts(passed, { target: "x", entries: [e] });
+    expect(passed[0]!.status).toBe("passed");
+    expect(stale).toEqual([]);
+    expect(baselineFromRun("x", "1", passed, { target: "x", entries: [e] }).entries).toEqual([e]);
+  });
+
   test("stale entries are those of files the run covered that match no test", () => {
     const { stale } = applyVerdicts([t("f::1")], { target: "x", entries: [entry({ id: "f::gone", signature: SIG }), entry({ id: "other.test.ts::y", signature: SIG })] });
     expect(stale).toEqual(["f::gone"]);
