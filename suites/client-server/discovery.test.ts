@@ -38,7 +38,7 @@ describe("GET /_matrix/client/v3/capabilities", () => {
 describe("GET /.well-known/matrix/client", () => {
   test("answers 200 with m.homeserver.base_url, or 404 when the server does not publish it", spec("client-server-api/#getwell-knownmatrixclient", "1.0"), async ({ api }) => {
     const res = await api.get(cs.raw`/.well-known/matrix/client`);
-    expect([200, 404], `status ${res.status} is neither 200 nor 404`).toContain(res.status);
+    expect(res.status, "GET /.well-known/matrix/client answers 200, or 404 when the server publishes no discovery information").toBeOneOf([200, 404]);
     if (res.status === 200) {
       expect(typeof res.body?.["m.homeserver"]?.base_url, "m.homeserver.base_url must be a string").toBe("string");
       expect(() => new URL(res.body["m.homeserver"].base_url), "m.homeserver.base_url must parse as a URL").not.toThrow();

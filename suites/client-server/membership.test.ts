@@ -23,14 +23,9 @@ async function joinedMembers(client: MatrixClient, roomId: string): Promise<stri
   return (res.body.chunk as Body[]).map((e) => e.state_key);
 }
 
-/**
- * A refusal with 403 and a standard error. The join endpoint's 403 lists "the user has been banned"
- * among its reasons and asks only for "a meaningful errcode", so the code is not pinned here.
- */
-function expectRefused403(res: { status: number; body: Body }): void {
-  expect(res).toHaveStatus(403);
-  expect(typeof res.body?.errcode, "a standard error response with an errcode").toBe("string");
-}
+// The join endpoint's 403 lists "the user has been banned" among its reasons and asks only for "a
+// meaningful errcode", so a banned user's join is checked for 403 with any errcode.
+const BANNED_JOIN = "a banned user's join is refused with 403 and a meaningful errcode (#post_matrixclientv3joinroomidoralias)";
 
 // ---- invite and join ----
 
@@ -175,14 +170,14 @@ describe("banning", () => {
     expect(ev.content.membership).toBe("ban");
     expect(ev.sender).toBe(alice.userId);
     expect(ev.content.reason).toBe("testing bans");
-    expectRefused403(await bob.post(cs.v3`/join/${roomId}`, {}));
+    expect(await bob.post(cs.v3`/join/${roomId}`, {})).toBeMatrixError(403, undefined, BANNED_JOIN);
   });
 
   test("a user can be banned before ever joining, and then cannot join", spec("client-server-api/#post_matrixclientv3roomsroomidban", "1.0"), async ({ alice, bob }) => {
     const roomId = await alice.createRoom({ preset: "public_chat" });
     expect(await alice.post(cs.v3`/rooms/${roomId}/ban`, { user_id: bob.userId })).toHaveStatus(200);
     expect(await membershipOf(alice, roomId, bob.userId)).toBe("ban");
-    expectRefused403(await bob.post(cs.v3`/join/${roomId}`, {}));
+    expect(await bob.post(cs.v3`/join/${roomId}`, {})).toBeMatrixError(403, undefined, BANNED_JOIN);
   });
 
   test("a banned user cannot be invited: 403", spec("client-server-api/#post_matrixclientv3roomsroomidinvite", "1.0"), async ({ alice, bob }) => {

@@ -14,7 +14,7 @@
 //     body or URI): 401, or 403 (RFC 9110 §15.5.4, credentials "insufficient to grant access");
 //   - a header that does not parse: 400 (a malformed request) or 401.
 // Every refusal must be a JSON object (server-server API standards); the spec names no errcode for these.
-import { describe, expect, expectRefused, fed, formatXMatrix, signRequest, spec, test, type FederationPeer, type OutboundOptions, type UserClient } from "../../harness/fixtures/federation.ts";
+import { describe, expect, fed, formatXMatrix, signRequest, spec, test, type FederationPeer, type OutboundOptions, type UserClient } from "../../harness/fixtures/federation.ts";
 
 const AUTH = "server-server-api/#request-authentication";
 
@@ -69,19 +69,19 @@ describe("requests that do not authenticate", () => {
   test("refuses a request without an Authorization header with 401", spec(AUTH, "1.0"), async ({ peer, alice }) => {
     await control(peer, alice);
     const res = await profileQuery(peer, alice, { authorization: null });
-    expectRefused(res, [401], "a request without credentials is refused with 401 (RFC 9110 §15.5.2)");
+    expect(res).toBeRefused([401], "a request without credentials is refused with 401 (RFC 9110 §15.5.2)");
   });
 
   test("refuses a request whose Authorization header uses another scheme with 401", spec(AUTH, "1.0"), async ({ peer, alice }) => {
     await control(peer, alice);
     const res = await profileQuery(peer, alice, { authorization: `Bearer ${alice.accessToken}` });
-    expectRefused(res, [401], "a request without X-Matrix credentials is refused with 401 (RFC 9110 §15.5.2)");
+    expect(res).toBeRefused([401], "a request without X-Matrix credentials is refused with 401 (RFC 9110 §15.5.2)");
   });
 
   test("refuses an X-Matrix header without its sig parameter with 400 or 401", spec(AUTH, "1.3"), async ({ peer, alice }) => {
     await control(peer, alice);
     const res = await profileQuery(peer, alice, { authorization: (p) => `X-Matrix origin="${p.origin}",destination="${p.destination}",key="${p.key}"` });
-    expectRefused(res, [400, 401], "a header that does not parse is a malformed request (400) or no valid credentials (401)");
+    expect(res).toBeRefused([400, 401], "a header that does not parse is a malformed request (400) or no valid credentials (401)");
   });
 
   test("refuses a signature that does not verify with 401 or 403", spec(AUTH, "1.0"), async ({ peer, alice }) => {
@@ -89,14 +89,14 @@ describe("requests that do not authenticate", () => {
     const res = await profileQuery(peer, alice, {
       authorization: (p) => formatXMatrix({ ...p, sig: `${p.sig.startsWith("A") ? "B" : "A"}${p.sig.slice(1)}` }),
     });
-    expectRefused(res, [401, 403], "a signature that does not verify does not authenticate the request");
+    expect(res).toBeRefused([401, 403], "a signature that does not verify does not authenticate the request");
   });
 
   test("refuses a request whose query string differs from the signed uri with 401 or 403", spec(AUTH, "1.0"), async ({ peer, alice, bob }) => {
     // The signature covers `uri`, the path "including the ? and any query parameters".
     await control(peer, alice);
     const res = await profileQuery(peer, alice, { authorization: (_p, req) => signRequest({ ...req, uri: req.uri.replace(encodeURIComponent(alice.userId), encodeURIComponent(bob.userId)) }, peer.signingKey) });
-    expectRefused(res, [401, 403], "a signature over another uri does not authenticate the request");
+    expect(res).toBeRefused([401, 403], "a signature over another uri does not authenticate the request");
   });
 
   test("refuses a transaction whose body differs from the signed content with 401 or 403", spec(AUTH, "1.0"), async ({ peer }) => {
@@ -109,13 +109,13 @@ describe("requests that do not authenticate", () => {
       body,
       authorization: (_p, req) => signRequest({ ...req, content: { ...body, origin_server_ts: body.origin_server_ts + 1 } }, peer.signingKey),
     });
-    expectRefused(res, [401, 403], "a signature over another body does not authenticate the request");
+    expect(res).toBeRefused([401, 403], "a signature over another body does not authenticate the request");
   });
 
   test("refuses a signature by a key the origin does not publish with 401 or 403", spec(AUTH, "1.0"), async ({ peer, alice }) => {
     await control(peer, alice);
     const res = await profileQuery(peer, alice, { authorization: (_p, req) => signRequest(req, peer.unpublishedKey) });
-    expectRefused(res, [401, 403], `${peer.unpublishedKey.keyId} is not among the peer's verify_keys`);
+    expect(res).toBeRefused([401, 403], `${peer.unpublishedKey.keyId} is not among the peer's verify_keys`);
   });
 
   test("refuses a request whose destination names another server with 401", spec(AUTH, "1.3"), async ({ peer, alice }) => {
@@ -123,6 +123,6 @@ describe("requests that do not authenticate", () => {
     // receiving server must deny the request with an HTTP status code 401 Unauthorized."
     await control(peer, alice);
     const res = await profileQuery(peer, alice, { authorization: (_p, req) => signRequest({ ...req, destination: "elsewhere.invalid" }, peer.signingKey) });
-    expectRefused(res, [401], "the spec requires 401 for a destination that is not the receiving server");
+    expect(res).toBeRefused([401], "the spec requires 401 for a destination that is not the receiving server");
   });
 });
