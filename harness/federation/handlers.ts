@@ -1,7 +1,7 @@
 // The handlers a test switches on for a peer (`peer.handle.joins()`, ...). Each answers as a
 // real server must, using the peer's room model, and records the PDUs and EDUs it receives so
 // tests can wait for them. A request for an endpoint no handler serves is "unexpected" (see
-// peer.ts). Switching a handler on twice is harmless.
+// router.ts). Switching a handler on twice is harmless.
 //
 // Endpoints (https://spec.matrix.org/v1.19/server-server-api/):
 //   joins        GET v1/make_join, PUT v2/send_join          (#joining-rooms)
@@ -21,10 +21,27 @@
 //
 // send_join v1 is not served: the spec no longer defines it.
 
-import { serverNameOf, signEvent } from "../crypto/index.ts";
+import { serverNameOf, signEvent, type SigningKey } from "../crypto/index.ts";
 import { describePdu, eventIdOf, isKnownVersionId, pduFormatProblems, type RoomVersionId, type WirePdu } from "./events.ts";
-import type { FederationPeer, HandlerResult, InboundRequest, ReceivedPdu } from "./peer.ts";
 import type { PeerRoom } from "./room.ts";
+import type { Handler, HandlerResult, InboundRequest } from "./router.ts";
+import type { ReceivedEdu, ReceivedPdu } from "./waiters.ts";
+
+/** What the handlers need of a peer (FederationPeer provides it; handlers.ts does not import peer.ts). */
+export interface HandlerHost {
+  readonly serverName: string;
+  readonly label: string;
+  readonly signingKey: SigningKey;
+  readonly rooms: Map<string, PeerRoom>;
+  readonly profiles: Map<string, Record<string, string>>;
+  readonly aliases: Map<string, string>;
+  readonly devices: Map<string, Array<Record<string, unknown>>>;
+  readonly publishedRooms: Set<string>;
+  route(method: string, template: string, handler: Handler, opts?: { name?: string; open?: boolean }): void;
+  checkPdu(pdu: WirePdu, version: RoomVersionId): Promise<string[]>;
+  recordPdu(p: ReceivedPdu): void;
+  recordEdu(e: ReceivedEdu): void;
+}
 
 export interface PeerHandlers {
   /** make_join and send_join for the peer's rooms. */
@@ -61,7 +78,7 @@ const ok = (body: unknown): HandlerResult => ({ status: 200, body });
 
 const STRIPPED_STATE_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.canonical_alias", "m.room.avatar", "m.room.encryption", "m.room.topic"];
 
-export function installHandlers(peer: FederationPeer): PeerHandlers {
+export function installHandlers(peer: HandlerHost): PeerHandlers {
   const enabled = new Set<string>();
   const once = (name: string, install: () => void) => {
     if (enabled.has(name)) return;

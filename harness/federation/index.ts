@@ -15,20 +15,15 @@
 
 export {
   FederationPeer,
-  checkMembershipTemplate,
-  fed,
   FEDERATION_WAIT_MS,
-  type Handler,
-  type HandlerResult,
-  type InboundRequest,
-  type JoinResult,
   type OutboundOptions,
   type PeerOptions,
-  type ReceivedEdu,
-  type ReceivedPdu,
   type TransactionResult,
   type UnexpectedRequest,
 } from "./peer.ts";
+export { fed, type Handler, type HandlerResult, type InboundRequest } from "./router.ts";
+export { checkMembershipTemplate, type JoinResult } from "./membership.ts";
+export type { ReceivedEdu, ReceivedPdu } from "./waiters.ts";
 export { BACKGROUND_EDU_TYPES, type PeerHandlers } from "./handlers.ts";
 export { PeerRoom, createPeerRoom, splitStateKey, stateKey, type CreateRoomOptions, type EventInput, type Signer, type StoredEvent } from "./room.ts";
 export {

@@ -1,54 +1,39 @@
-// A fake homeserver peer: an HTTPS server on 127.0.0.1 with its own server name
-// (`localhost:<port>`), ed25519 signing key and certificate from the run's CA, and a client that
-// signs its requests with X-Matrix. Every exchange in both directions goes into the test's
-// ExchangeLog (channels `federation-out:<destination>` and `federation-in:<origin>`). What the
-// target produces is checked against the spec when validators are given: its responses to the
-// peer (`validator`), and its requests to the peer (`requestValidator`: the body against the
-// operation's request schema, and the X-Matrix header against "Request Authentication", as
-// violations of rule "x-matrix"). The peer's own responses are not checked: they are the
-// harness's, not the target's.
-//
-// Inbound requests:
-//   - GET /_matrix/key/v2/server and GET /_matrix/federation/v1/version are always served;
-//   - every other /_matrix/federation/ request must carry a valid X-Matrix signature by its
-//     origin, checked against keys fetched from the origin (refused with 401 M_UNAUTHORIZED);
-//   - a request is then answered by a handler the test switched on (see handlers.ts), or it is
-//     "unexpected": answered 404 M_UNRECOGNIZED and recorded, and the fixture fails the test at
-//     teardown with the request shown. Exceptions (documented in README.md): transactions that
-//     carry only background EDUs (m.presence, m.device_list_update) are answered 200 and recorded
-//     as tolerated, whether or not transactions are switched on.
+// FederationPeer: the facade of a fake homeserver peer (see README.md for what a peer does and
+// the documented exceptions to "unexpected requests fail the test"). It owns the HTTPS server
+// (on a port from ports.ts), the signed outbound client, the key document, the room models, the
+// inbound exchange log and the waiters; routing and X-Matrix checks of inbound requests are in
+// router.ts, the switchable endpoints in handlers.ts, and the membership steps through the target
+// (joinRoomOnTarget, ...) in membership.ts.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Agent } from "undici";
-import { StepFailed, path as pathTemplate, performExchange, type RequestValidator, type Response, type ResponseValidator } from "../client/client.ts";
+import { StepFailed, performExchange, type RequestValidator, type Response, type ResponseValidator } from "../client/client.ts";
 import { ExchangeLog, cutBody, formatExchange, selectHeaders, type Exchange, type SchemaCheck } from "../client/exchange.ts";
-import { ROOM_VERSION_IDS, hashAndSignEvent, type SigningKey, type VerifyKeys } from "../crypto/index.ts";
-import { describePdu, eventIdOf, knownVersion, pduCryptoProblems, pduFormatProblems, type RoomVersionId, type WirePdu } from "./events.ts";
+import { ROOM_VERSION_IDS, type SigningKey, type VerifyKeys } from "../crypto/index.ts";
+import { describePdu, eventIdOf, pduCryptoProblems, pduFormatProblems, type RoomVersionId, type WirePdu } from "./events.ts";
+import { installHandlers, type PeerHandlers } from "./handlers.ts";
 import { Keyring, newSigningKey, serverKeysDocument } from "./keys.ts";
-import { PeerRoom, createPeerRoom, stateKey, type CreateRoomOptions, type EventInput } from "./room.ts";
+import * as membership from "./membership.ts";
+import type { JoinResult } from "./membership.ts";
+import { listenOnFreshPort } from "./ports.ts";
+import { PeerRoom, createPeerRoom, type CreateRoomOptions, type EventInput } from "./room.ts";
+import { Router, fed, type Handler, type HandlerResult } from "./router.ts";
 import { issueServerCert, type RunCa } from "./tls.ts";
-import { Inbox } from "./waiters.ts";
-import { signRequest, verifyRequest, xMatrixViolations, type SignableRequest, type XMatrixParams } from "./xmatrix.ts";
+import { Inbox, type ReceivedEdu, type ReceivedPdu } from "./waiters.ts";
+import { signRequest, xMatrixViolations, type SignableRequest, type XMatrixParams } from "./xmatrix.ts";
+
+export { fed, type Handler, type HandlerResult, type InboundRequest } from "./router.ts";
+export { checkMembershipTemplate, type JoinResult } from "./membership.ts";
+export type { ReceivedEdu, ReceivedPdu } from "./waiters.ts";
 
 /**
  * How long a waiter gives the target to send something over federation. Servers batch and delay
  * outbound transactions, more so on a loaded machine; MATRIX_CONFORMANCE_FEDERATION_WAIT_MS moves it.
  */
 export const FEDERATION_WAIT_MS = Number(process.env.MATRIX_CONFORMANCE_FEDERATION_WAIT_MS) || 25_000;
-import { readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { installHandlers, type PeerHandlers } from "./handlers.ts";
-
-/** Path builders for the federation APIs: fed.v1`/make_join/${roomId}/${userId}`. */
-export const fed = {
-  v1: pathTemplate("/_matrix/federation/v1"),
-  v2: pathTemplate("/_matrix/federation/v2"),
-  key: pathTemplate("/_matrix/key/v2"),
-};
 
 export interface PeerOptions {
   /** The run's CA: the peer's certificate comes from it and outbound TLS trusts it. */
@@ -77,67 +62,9 @@ export interface PeerOptions {
   host?: "localhost" | "127.0.0.1";
 }
 
-/** A PDU the peer received, with what its checks found. */
-export interface ReceivedPdu {
-  via: "transaction" | "send_join" | "send_leave" | "send_knock" | "invite";
-  origin: string;
-  roomId: string;
-  roomVersion?: RoomVersionId;
-  eventId: string;
-  event: WirePdu;
-  /** Format, signature, hash and authorisation problems; empty when the event is sound. */
-  problems: string[];
-  receivedAt: number;
-}
-
-export interface ReceivedEdu {
-  origin: string;
-  edu_type: string;
-  content: unknown;
-  receivedAt: number;
-}
-
 export interface UnexpectedRequest {
   reason: string;
   exchange: Exchange;
-}
-
-/** An inbound request as a handler sees it: authenticated, parsed. */
-export interface InboundRequest {
-  method: string;
-  /** The path without the query, still percent-encoded. */
-  path: string;
-  /** The request target as sent (path and query). */
-  uri: string;
-  query: URLSearchParams;
-  /** Path parameters, percent-decoded. */
-  params: Record<string, string>;
-  /** The parsed JSON body (undefined for none). */
-  body: unknown;
-  /** The authenticated origin server ("" for unauthenticated endpoints). */
-  origin: string;
-  /** The Authorization header as sent, for tests that check the sender's signature themselves. */
-  authorization?: string;
-}
-
-export interface HandlerResult {
-  status: number;
-  body: unknown;
-  /** Recorded as unexpected (the test fails at teardown) although it was answered. */
-  unexpected?: string;
-  /** Recorded as tolerated background traffic. */
-  tolerated?: string;
-}
-
-export type Handler = (req: InboundRequest) => Promise<HandlerResult> | HandlerResult;
-
-interface Route {
-  method: string;
-  name: string;
-  segments: string[];
-  handler: Handler;
-  /** Served without X-Matrix authentication. */
-  open?: boolean;
 }
 
 export interface OutboundOptions {
@@ -156,21 +83,6 @@ export interface OutboundOptions {
   timeoutMs?: number;
 }
 
-export interface JoinResult {
-  room: PeerRoom;
-  roomVersion: RoomVersionId;
-  /** The join event as the target returned it (signed by both servers), or as sent. */
-  joinEvent: WirePdu;
-  joinEventId: string;
-  /** `state` and `auth_chain` of the send_join response. */
-  state: WirePdu[];
-  authChain: WirePdu[];
-  makeJoin: Response;
-  sendJoin: Response;
-  /** Verification problems found while loading the response, by event. */
-  problems: string[];
-}
-
 export interface TransactionResult {
   response: Response;
   /** Per event ID: undefined when accepted, else the error the target gave. */
@@ -178,50 +90,6 @@ export interface TransactionResult {
 }
 
 let txnCounter = 0;
-
-/**
- * Peer ports are never reused within a run. A peer's server name carries its port, and a target
- * remembers destinations: if a later peer reused the port of one that had stopped, the target
- * would see the same server name and hold its transactions back under the backoff it applied to
- * the stopped one. So ports come from a range of this worker's own (VITEST_POOL_ID), below the
- * kernel's ephemeral range, handed out in order and skipped when taken.
- */
-const PORTS_PER_WORKER = 1500;
-const PORT_BASE = 10_000;
-const slot = Math.max(0, (Number(process.env.VITEST_POOL_ID) || 1) - 1) % 14;
-const firstPort = PORT_BASE + slot * PORTS_PER_WORKER;
-// A pool slot may run several test files in successive processes, so the position in the range
-// is kept in a file (one per slot) rather than in this module.
-const counterFile = join(tmpdir(), `matrix-conformance-peer-ports-${slot}`);
-
-function takePort(): number {
-  let next = firstPort;
-  try {
-    const saved = Number(readFileSync(counterFile, "utf8"));
-    if (saved >= firstPort && saved < firstPort + PORTS_PER_WORKER) next = saved;
-  } catch {
-    // first use of this slot
-  }
-  const after = next + 1 < firstPort + PORTS_PER_WORKER ? next + 1 : firstPort;
-  writeFileSync(counterFile, String(after));
-  return next;
-}
-
-async function listenOnFreshPort(server: Server): Promise<void> {
-  for (let tries = 0; tries < PORTS_PER_WORKER; tries++) {
-    const port = takePort();
-    const ok = await new Promise<boolean>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => (err.code === "EADDRINUSE" || err.code === "EACCES" ? resolve(false) : reject(err));
-      server.once("error", onError);
-      server.listen(port, "127.0.0.1", () => {
-        server.off("error", onError);
-        resolve(true);
-      });
-    });
-    if (ok) return;
-  }
-  throw new Error(`no free port in this worker's peer range ${firstPort}-${firstPort + PORTS_PER_WORKER - 1}`);
-}
 
 export class FederationPeer {
   readonly serverName: string;
@@ -254,7 +122,7 @@ export class FederationPeer {
   private readonly timeoutMs: number;
   private readonly agent: Agent;
   private readonly server: Server;
-  private readonly routes: Route[] = [];
+  private readonly router = new Router();
   private readonly unexpected: UnexpectedRequest[] = [];
   private readonly toleratedExchanges: Exchange[] = [];
   private readonly software: { name: string; version: string };
@@ -359,33 +227,7 @@ export class FederationPeer {
 
   /** Serves `method template` (e.g. "GET", "/_matrix/federation/v1/state/{roomId}") with `handler`. */
   route(method: string, template: string, handler: Handler, opts: { name?: string; open?: boolean } = {}): void {
-    const segments = template.split("/").filter(Boolean);
-    this.routes.unshift({ method: method.toUpperCase(), name: opts.name ?? `${method} ${template}`, segments, handler, open: opts.open });
-  }
-
-  private match(method: string, pathname: string): { route: Route; params: Record<string, string> } | undefined {
-    const parts = pathname.split("/").filter(Boolean);
-    for (const route of this.routes) {
-      if (route.method !== method || route.segments.length !== parts.length) continue;
-      const params: Record<string, string> = {};
-      let ok = true;
-      for (let i = 0; i < parts.length; i++) {
-        const seg = route.segments[i]!;
-        const part = parts[i]!;
-        if (seg.startsWith("{") && seg.endsWith("}")) {
-          try {
-            params[seg.slice(1, -1)] = decodeURIComponent(part);
-          } catch {
-            params[seg.slice(1, -1)] = part;
-          }
-        } else if (seg !== part) {
-          ok = false;
-          break;
-        }
-      }
-      if (ok) return { route, params };
-    }
-    return undefined;
+    this.router.add(method, template, handler, opts);
   }
 
   // ---- inbound ----
@@ -408,7 +250,18 @@ export class FederationPeer {
     let origin = "";
     let authenticated = false;
     try {
-      result = await this.dispatch(method, uri, pathname, query, rawBody, authorization, (o) => (origin = o), () => (authenticated = true));
+      result = await this.router.dispatch(
+        {
+          serverName: this.serverName,
+          label: this.label,
+          keyDocument: () => this.keyDocument(),
+          version: () => ({ server: { ...this.software } }),
+          keyFor: (o, keyId) => this.keyring.key(o, keyId, "request"),
+        },
+        { method, uri, pathname, query, rawBody, authorization },
+        (o) => (origin = o),
+        () => (authenticated = true),
+      );
     } catch (e) {
       result = { status: 500, body: { errcode: "M_UNKNOWN", error: `the peer's handler failed: ${(e as Error).message}` }, unexpected: `the peer's handler for ${method} ${pathname} failed: ${(e as Error).stack ?? e}` };
     }
@@ -437,60 +290,6 @@ export class FederationPeer {
     });
     if (result.unexpected) this.unexpected.push({ reason: result.unexpected, exchange });
     if (result.tolerated) this.toleratedExchanges.push(exchange);
-  }
-
-  private async dispatch(
-    method: string,
-    uri: string,
-    pathname: string,
-    query: URLSearchParams,
-    rawBody: string,
-    authorization: string | undefined,
-    setOrigin: (origin: string) => void,
-    markAuthenticated: () => void,
-  ): Promise<HandlerResult> {
-    // Always served: the key document (also under the legacy /server/{keyId} path) and the version.
-    if (method === "GET" && (pathname === "/_matrix/key/v2/server" || pathname.startsWith("/_matrix/key/v2/server/"))) {
-      return { status: 200, body: this.keyDocument() };
-    }
-    if (method === "GET" && pathname === "/_matrix/federation/v1/version") {
-      return { status: 200, body: { server: { ...this.software } } };
-    }
-    let body: unknown;
-    if (rawBody !== "") {
-      try {
-        body = JSON.parse(rawBody);
-      } catch {
-        return { status: 400, body: { errcode: "M_NOT_JSON", error: "the body is not JSON" }, unexpected: `${method} ${pathname} sent a body that is not JSON` };
-      }
-    }
-    const matched = this.match(method, pathname);
-    let origin = "";
-    if (pathname.startsWith("/_matrix/federation/") && !matched?.route.open) {
-      markAuthenticated();
-      const verdict = await verifyRequest({
-        method,
-        uri,
-        destination: this.serverName,
-        authorization,
-        content: body,
-        keyFor: (o, keyId) => this.keyring.key(o, keyId, "request"),
-      });
-      if (!verdict.ok) {
-        if (verdict.origin) setOrigin(verdict.origin);
-        return { status: verdict.status, body: { errcode: verdict.errcode, error: verdict.reason }, unexpected: `refused an unauthenticated request: ${verdict.reason}` };
-      }
-      origin = verdict.origin;
-      setOrigin(origin);
-    }
-    if (!matched) {
-      return {
-        status: 404,
-        body: { errcode: "M_UNRECOGNIZED", error: `${this.label} serves no handler for ${method} ${pathname} in this test` },
-        unexpected: `no handler expects ${method} ${pathname} (switch one on with peer.handle.*)`,
-      };
-    }
-    return matched.route.handler({ method, path: pathname, uri, query, params: matched.params, body, origin, authorization });
   }
 
   /** The peer's signed key document. */
@@ -654,117 +453,30 @@ export class FederationPeer {
 
   /** GET /make_join; `versions` default: every spec room version. */
   makeJoin(roomId: string, userId: string, versions: readonly string[] = ROOM_VERSION_IDS, destination?: string): Promise<Response> {
-    return this.request("GET", fed.v1`/make_join/${roomId}/${userId}`, { destination, query: { ver: [...versions] } });
+    return membership.makeJoin(this, roomId, userId, versions, destination);
   }
 
-  /**
-   * Turns a make_join (make_leave, make_knock) template into an event: keeps the template's
-   * fields, adds or replaces origin, origin_server_ts and (v1-v2) the event ID as the spec's
-   * joining server does (#joining-rooms), then hashes and signs.
-   */
+  /** A make_join (make_leave, make_knock) template made into a signed event (see membership.ts). */
   joinEventFromTemplate(template: Record<string, unknown>, version: RoomVersionId): WirePdu {
-    const ev: Record<string, unknown> = {};
-    for (const k of ["type", "room_id", "sender", "state_key", "content", "depth", "prev_events", "auth_events", "redacts"]) {
-      if (template[k] !== undefined) ev[k] = template[k];
-    }
-    ev.origin_server_ts = Date.now();
-    ev.origin = this.serverName;
-    if (version === "1" || version === "2") ev.event_id = `$${randomBytes(9).toString("base64url").replace(/[^A-Za-z0-9]/g, "x")}:${this.serverName}`;
-    return hashAndSignEvent(ev, version, this.serverName, this.signingKey) as WirePdu;
+    return membership.joinEventFromTemplate(this, template, version);
   }
 
   /** PUT /v2/send_join with a signed join event. */
   sendJoin(roomId: string, event: WirePdu, version: RoomVersionId, destination?: string): Promise<Response> {
-    return this.request("PUT", fed.v2`/send_join/${roomId}/${eventIdOf(event, version)}`, { destination, body: event });
+    return membership.sendJoin(this, roomId, event, version, destination);
   }
 
   /**
-   * Joins `userId` (a user of this peer) to a room on the target: make_join, build and sign the
-   * join, send_join, check the answer and load the state into the room model. Joining makes the
-   * peer a participant the target must send the room's events to, so transactions are switched
-   * on. Throws StepFailed when the target does not do what the join needs, or (with `strict`,
-   * the default) when an event of the response fails verification.
+   * Joins `userId` (a user of this peer) to a room on the target: make_join, sign, send_join,
+   * checks, loads the state, switches transactions on (see membership.ts).
    */
-  async joinRoomOnTarget(roomId: string, userId: string, roomVersion?: string, opts: { strict?: boolean; destination?: string } = {}): Promise<JoinResult> {
-    const versions = roomVersion ? [roomVersion] : ROOM_VERSION_IDS;
-    const makeJoin = await this.makeJoin(roomId, userId, versions, opts.destination);
-    if (makeJoin.status !== 200) throw new StepFailed(`${this.label}: make_join for ${userId}`, makeJoin.exchange, `expected 200, got ${makeJoin.status}`);
-    const version = String(makeJoin.body?.room_version ?? "1");
-    if (roomVersion && version !== roomVersion) throw new StepFailed(`${this.label}: make_join`, makeJoin.exchange, `room_version is ${version}, expected ${roomVersion}`);
-    const v = knownVersion(version);
-    const template = makeJoin.body?.event as Record<string, unknown> | undefined;
-    const templateProblems = checkMembershipTemplate(template, roomId, userId, "join");
-    if (templateProblems.length > 0) throw new StepFailed(`${this.label}: make_join`, makeJoin.exchange, `the template must be discarded: ${templateProblems.join("; ")}`);
-    const join = this.joinEventFromTemplate(template!, v);
-    const sendJoin = await this.sendJoin(roomId, join, v, opts.destination);
-    if (sendJoin.status !== 200) throw new StepFailed(`${this.label}: send_join for ${userId}`, sendJoin.exchange, `expected 200, got ${sendJoin.status}`);
-    const body = sendJoin.body as { state?: unknown; auth_chain?: unknown; event?: unknown };
-    if (!Array.isArray(body?.state) || !Array.isArray(body?.auth_chain)) {
-      throw new StepFailed(`${this.label}: send_join`, sendJoin.exchange, "the response lacks the state and auth_chain arrays");
-    }
-    const joinEvent = (body.event && typeof body.event === "object" ? body.event : join) as WirePdu;
-    const joinEventId = eventIdOf(joinEvent, v);
-    if (joinEventId !== eventIdOf(join, v)) {
-      throw new StepFailed(`${this.label}: send_join`, sendJoin.exchange, `the returned event has ID ${joinEventId}, not the join sent (${eventIdOf(join, v)})`);
-    }
-    const room = this.rooms.get(roomId) ?? new PeerRoom(roomId, v);
-    const problems: string[] = [];
-    const state = body.state as WirePdu[];
-    const authChain = body.auth_chain as WirePdu[];
-    for (const [list, name] of [[authChain, "auth_chain"], [state, "state"]] as const) {
-      for (const ev of list) {
-        const found = await this.checkPdu(ev, v);
-        let id = "?";
-        try {
-          id = eventIdOf(ev, v);
-        } catch {
-          // reported through the format problems
-        }
-        if (found.length > 0) problems.push(`${name} ${describePdu(ev, id)}: ${found.join("; ")}`);
-        else room.addOutlier(ev);
-      }
-    }
-    const joinProblems = await this.checkPdu(joinEvent, v);
-    if (joinProblems.length > 0) problems.push(`the join event: ${joinProblems.join("; ")}`);
-    const stateBefore = new Map<string, string>();
-    for (const ev of state) {
-      if (typeof ev.state_key !== "string") continue;
-      try {
-        stateBefore.set(stateKey(String(ev.type), ev.state_key), eventIdOf(ev, v));
-      } catch {
-        // reported above
-      }
-    }
-    room.addEvent(joinEvent, { stateBefore });
-    this.rooms.set(roomId, room);
-    this.handle.transactions();
-    if (opts.strict !== false && problems.length > 0) {
-      throw new StepFailed(`${this.label}: send_join`, sendJoin.exchange, `events of the response fail verification:\n  ${problems.join("\n  ")}`);
-    }
-    return { room, roomVersion: v, joinEvent, joinEventId, state, authChain, makeJoin, sendJoin, problems };
+  joinRoomOnTarget(roomId: string, userId: string, roomVersion?: string, opts: { strict?: boolean; destination?: string } = {}): Promise<JoinResult> {
+    return membership.joinRoomOnTarget(this, roomId, userId, roomVersion, opts);
   }
 
-  /**
-   * Leaves (make_leave, send_leave v2) or knocks (make_knock, send_knock) for `userId` through
-   * the target. The room must be in the peer's model for a leave; a knock needs no model. The
-   * event the target accepted is added to the model when the peer has the room. Throws
-   * StepFailed when the target does not do what the step needs.
-   */
-  async membershipOnTarget(kind: "leave" | "knock", roomId: string, userId: string, opts: { versions?: readonly string[]; destination?: string } = {}): Promise<{ event: WirePdu; eventId: string; roomVersion: RoomVersionId; make: Response; send: Response }> {
-    const make = await this.request("GET", kind === "leave" ? fed.v1`/make_leave/${roomId}/${userId}` : fed.v1`/make_knock/${roomId}/${userId}`, {
-      destination: opts.destination,
-      ...(kind === "knock" ? { query: { ver: [...(opts.versions ?? ROOM_VERSION_IDS)] } } : {}),
-    });
-    if (make.status !== 200) throw new StepFailed(`${this.label}: make_${kind} for ${userId}`, make.exchange, `expected 200, got ${make.status}`);
-    const v = knownVersion(String(make.body?.room_version ?? this.rooms.get(roomId)?.version ?? "1"));
-    const problems = checkMembershipTemplate(make.body?.event, roomId, userId, kind);
-    if (problems.length > 0) throw new StepFailed(`${this.label}: make_${kind}`, make.exchange, `the template must be discarded: ${problems.join("; ")}`);
-    const event = this.joinEventFromTemplate(make.body.event, v);
-    const eventId = eventIdOf(event, v);
-    const send = await this.request("PUT", kind === "leave" ? fed.v2`/send_leave/${roomId}/${eventId}` : fed.v1`/send_knock/${roomId}/${eventId}`, { destination: opts.destination, body: event });
-    if (send.status !== 200) throw new StepFailed(`${this.label}: send_${kind} for ${userId}`, send.exchange, `expected 200, got ${send.status}`);
-    this.rooms.get(roomId)?.addEvent(event);
-    return { event, eventId, roomVersion: v, make, send };
+  /** Leaves (make_leave, send_leave v2) or knocks (make_knock, send_knock) through the target. */
+  membershipOnTarget(kind: "leave" | "knock", roomId: string, userId: string, opts: { versions?: readonly string[]; destination?: string } = {}): Promise<{ event: WirePdu; eventId: string; roomVersion: RoomVersionId; make: Response; send: Response }> {
+    return membership.membershipOnTarget(this, kind, roomId, userId, opts);
   }
 
   /** Leaves a room through the target (make_leave, send_leave). */
@@ -772,26 +484,9 @@ export class FederationPeer {
     return this.membershipOnTarget("leave", roomId, userId, opts);
   }
 
-  /**
-   * Invites a target user to one of the peer's rooms: builds the invite from `sender`, sends it
-   * with PUT /v2/invite (with the room's create, join rules and name as invite_room_state),
-   * checks the target's signature on the answer and adds the signed invite to the room.
-   */
-  async inviteTargetUser(roomId: string, sender: string, userId: string): Promise<{ event: WirePdu; eventId: string; response: Response }> {
-    const room = this.room(roomId);
-    const invite = room.build({ type: "m.room.member", state_key: userId, sender, content: { membership: "invite" } }, { serverName: this.serverName, key: this.signingKey });
-    const eventId = eventIdOf(invite, room.version);
-    const strippedTypes = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.canonical_alias", "m.room.avatar", "m.room.encryption"];
-    const inviteRoomState = strippedTypes.map((t) => room.stateEvent(t)?.pdu).filter((e): e is WirePdu => e !== undefined);
-    const response = await this.request("PUT", fed.v2`/invite/${roomId}/${eventId}`, { body: { room_version: room.version, event: invite, invite_room_state: inviteRoomState } });
-    if (response.status !== 200) throw new StepFailed(`${this.label}: invite ${userId}`, response.exchange, `expected 200, got ${response.status}`);
-    const signed = response.body?.event as WirePdu | undefined;
-    if (!signed || typeof signed !== "object") throw new StepFailed(`${this.label}: invite ${userId}`, response.exchange, "the response has no event");
-    if (eventIdOf(signed, room.version) !== eventId) throw new StepFailed(`${this.label}: invite ${userId}`, response.exchange, "the returned event is not the invite sent");
-    const problems = await this.checkPdu(signed, room.version);
-    if (problems.length > 0) throw new StepFailed(`${this.label}: invite ${userId}`, response.exchange, `the returned invite fails verification: ${problems.join("; ")}`);
-    room.addEvent(signed);
-    return { event: signed, eventId, response };
+  /** Invites a target user to one of the peer's rooms (PUT /v2/invite; see membership.ts). */
+  inviteTargetUser(roomId: string, sender: string, userId: string): Promise<{ event: WirePdu; eventId: string; response: Response }> {
+    return membership.inviteTargetUser(this, roomId, sender, userId);
   }
 
   // ---- waiting ----
@@ -817,19 +512,4 @@ export class FederationPeer {
   recordEdu(e: ReceivedEdu): void {
     setImmediate(() => this.edus.push(e));
   }
-
-}
-
-/** What the spec says the requesting server MUST verify of a make_join/make_leave/make_knock template. */
-export function checkMembershipTemplate(template: unknown, roomId: string, userId: string, membership: string): string[] {
-  if (typeof template !== "object" || template === null) return ["the response has no event template"];
-  const t = template as Record<string, unknown>;
-  const problems: string[] = [];
-  if (t.room_id !== roomId) problems.push(`room_id is ${JSON.stringify(t.room_id)}, not ${roomId}`);
-  if (t.sender !== userId) problems.push(`sender is ${JSON.stringify(t.sender)}, not ${userId}`);
-  if (t.state_key !== userId) problems.push(`state_key is ${JSON.stringify(t.state_key)}, not ${userId}`);
-  if (t.type !== "m.room.member") problems.push(`type is ${JSON.stringify(t.type)}, not m.room.member`);
-  const content = t.content as Record<string, unknown> | undefined;
-  if (content?.membership !== membership) problems.push(`content.membership is ${JSON.stringify(content?.membership)}, not ${membership}`);
-  return problems;
 }

@@ -3,6 +3,27 @@
 // waited for and what did arrive.
 
 import { WaitTimedOut } from "../client/client.ts";
+import type { RoomVersionId, WirePdu } from "./events.ts";
+
+/** A PDU the peer received, with what its checks found. */
+export interface ReceivedPdu {
+  via: "transaction" | "send_join" | "send_leave" | "send_knock" | "invite";
+  origin: string;
+  roomId: string;
+  roomVersion?: RoomVersionId;
+  eventId: string;
+  event: WirePdu;
+  /** Format, signature, hash and authorisation problems; empty when the event is sound. */
+  problems: string[];
+  receivedAt: number;
+}
+
+export interface ReceivedEdu {
+  origin: string;
+  edu_type: string;
+  content: unknown;
+  receivedAt: number;
+}
 
 interface Pending<T> {
   predicate: (item: T) => boolean;
