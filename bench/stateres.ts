@@ -17,13 +17,12 @@ import {
   EventStore,
   eventStateKey,
   resolveV2,
-  roomVersion,
   selectAuthEvents,
   type Pdu,
-  type RoomVersionRules,
   type StateMap,
   type V2Trace,
 } from "../harness/stateres/index.ts";
+import { roomVersion, type RoomVersionRules } from "../harness/crypto/index.ts";
 
 interface Room {
   store: EventStore;
@@ -161,7 +160,7 @@ function bench(name: string, build: () => Room, rules: RoomVersionRules): void {
 
 for (const id of ["11", "12"]) {
   const rules = roomVersion(id)!;
-  listCreator = !rules.infiniteCreatorPower;
+  listCreator = !rules.auth.infiniteCreatorPower;
   bench("A: 10k-event room, 100 conflicted power events", () => roomA(rules), rules);
   bench("B: two branches of 2,500 conflicted memberships with power-level churn", () => roomB(rules), rules);
 }

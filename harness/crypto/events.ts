@@ -30,7 +30,7 @@ export type EventHashes = { sha256: string };
 
 /** Canonical JSON mode for a room version: strict from v6. */
 export function canonicalOptionsFor(version: RoomVersionLike): CanonicalJsonOptions {
-  return { strict: roomVersion(version).strictCanonicalJson };
+  return { strict: roomVersion(version).format.strictCanonicalJson };
 }
 
 /** SHA-256 over the canonical JSON of the event without `unsigned`, `signatures` and `hashes`. */
@@ -88,7 +88,7 @@ export function referenceHash(event: object, version: RoomVersionLike): Uint8Arr
  */
 export function computeEventId(event: object, version: RoomVersionLike): string {
   const rules = roomVersion(version);
-  switch (rules.eventIdFormat) {
+  switch (rules.format.eventIdFormat) {
     case "server-assigned": {
       const id = getOwn(event, "event_id");
       if (typeof id !== "string") {
@@ -110,7 +110,7 @@ export function computeEventId(event: object, version: RoomVersionLike): string 
 export function eventReference(event: object, version: RoomVersionLike): string | [string, EventHashes] {
   const rules = roomVersion(version);
   const id = computeEventId(event, rules);
-  if (rules.pduShape !== "v1") return id;
+  if (rules.format.pduShape !== "v1") return id;
   return [id, { sha256: encodeBase64(referenceHash(event, rules)) }];
 }
 
@@ -121,7 +121,7 @@ export function eventReference(event: object, version: RoomVersionLike): string 
  */
 export function roomIdFromCreateEvent(createEvent: object, version: RoomVersionLike = "12"): string {
   const rules = roomVersion(version);
-  if (rules.roomIdFormat !== "create-event-reference-hash") {
+  if (rules.format.roomIdFormat !== "create-event-reference-hash") {
     throw new CryptoError(`room version ${rules.id} room IDs are chosen by the server, not derived`);
   }
   if (getOwn(createEvent, "type") !== "m.room.create") {
@@ -176,7 +176,7 @@ export function requiredSigningServers(event: object, version: RoomVersionLike):
   const sender = getOwn(event, "sender");
   if (typeof sender !== "string") throw new CryptoError("the event has no sender");
   const servers = [serverNameOf(sender)];
-  if (rules.eventIdDomainMustSign) {
+  if (rules.signatures.eventIdDomainMustSign) {
     const eventId = getOwn(event, "event_id");
     if (typeof eventId !== "string") throw new CryptoError(`room version ${rules.id} events need an event_id`);
     const domain = serverNameOf(eventId);

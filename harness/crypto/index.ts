@@ -1,7 +1,8 @@
 // harness/crypto: the Matrix signing and hashing primitives, per room version.
 //
 // Canonical JSON, unpadded Base64, ed25519 keys, signed JSON, event content and reference
-// hashes, event and room IDs, the redaction algorithms and PDU formats of room versions 1-12.
+// hashes, event and room IDs, the redaction algorithms and PDU formats of room versions 1-12,
+// and the one room-version table (room-versions.ts) that stateres, federation and the suites read.
 // Pure: no I/O, no clock, no randomness except what the caller passes in. Tested against the
 // spec's vectors (https://spec.matrix.org/v1.19/appendices/#cryptographic-test-vectors).
 
@@ -59,6 +60,11 @@ export {
   REDACTION_V11,
   roomVersion,
   isKnownRoomVersion,
+  onePerRuleClass,
+  type AuthorizationRules,
+  type EventFormatRules,
+  type SignatureRules,
+  type StateResAlgorithm,
   type RoomVersionId,
   type RoomVersionLike,
   type RoomVersionRules,

@@ -145,7 +145,7 @@ export function buildPdu(version: RoomVersionLike, draft: PduDraft): Pdu;
 export function buildPdu(version: RoomVersionLike, draft: PduDraft): Pdu {
   const rules = roomVersion(version);
   const v = rules.id;
-  const shape = rules.pduShape;
+  const shape = rules.format.pduShape;
   const out: Record<string, unknown> = {};
   const put = (key: string, value: unknown): void => {
     if (value !== undefined) setOwn(out, key, cloneJson(value));
@@ -155,7 +155,7 @@ export function buildPdu(version: RoomVersionLike, draft: PduDraft): Pdu {
   put("type", draft.type);
   put("sender", draft.sender);
 
-  if (rules.roomIdFormat === "create-event-reference-hash" && isCreateEvent(draft)) {
+  if (rules.format.roomIdFormat === "create-event-reference-hash" && isCreateEvent(draft)) {
     if (draft.room_id !== undefined) {
       throw new CryptoError(`a room version ${v} m.room.create event has no room_id: the room ID is derived from it`);
     }
@@ -177,7 +177,7 @@ export function buildPdu(version: RoomVersionLike, draft: PduDraft): Pdu {
   put("state_key", draft.state_key);
   put("depth", draft.depth);
 
-  if (!rules.createEventInAuthEvents && draft.room_id !== undefined) {
+  if (!rules.auth.createInAuthEvents && draft.room_id !== undefined) {
     const createId = createEventIdFromRoomId(draft.room_id);
     if (draft.auth_events.some((r) => (typeof r === "string" ? r : r[0]) === createId)) {
       throw new CryptoError(`room version ${v} events must not list the m.room.create event (${createId}) in auth_events`);
@@ -188,7 +188,7 @@ export function buildPdu(version: RoomVersionLike, draft: PduDraft): Pdu {
 
   const content = cloneJson(draft.content);
   if (draft.redacts !== undefined) {
-    if (rules.redactsLocation === "content") {
+    if (rules.format.redactsLocation === "content") {
       const already = content["redacts"];
       if (already !== undefined && already !== draft.redacts) {
         throw new CryptoError("redacts and content.redacts disagree");

@@ -1,8 +1,13 @@
-// Room versions 1-12 as data: the event-format, redaction and signing facts harness/crypto
-// needs. Authorisation-rule and state-resolution facts live in harness/stateres.
+// Room versions 1-12 as data, the one table every part of the harness and every suite reads:
+// per version its ID, the spec release that added it, the event format, the redaction
+// algorithm, the signing rules, the authorisation-rule flags and the state-resolution algorithm
+// (modelled on ruma's RoomVersionRules). Code reads flags, never version numbers: a check that
+// differs by version names the flag it depends on (`format.pduShape === "v1"`,
+// `auth.knock`, `redaction.name`...), so a new version is one new row.
 //
 // Sources, per version: https://spec.matrix.org/v1.19/rooms/v1/ ... /rooms/v12/ and the fragments
-// they include. Each field's comment says which version changed it.
+// they include (event format, redactions, authorisation rules, state resolution). Each field's
+// comment says which version changed it; each row lists only what its version changes.
 
 import { CryptoError } from "./errors.ts";
 
@@ -153,22 +158,23 @@ export type PduShape = "v1" | "v3" | "v11" | "v12";
 /**
  * How room IDs are formed.
  * - "server-assigned": `!opaque_id:domain` (v1-v11).
- * - "create-event-reference-hash": the create event's ID with `!` for `$` (v12).
- *   https://spec.matrix.org/v1.19/appendices/#room-ids
+ * - "create-event-reference-hash": the create event's ID with `!` for `$` (v12); the create
+ *   event then has no `room_id`. https://spec.matrix.org/v1.19/appendices/#room-ids
  */
 export type RoomIdFormat = "server-assigned" | "create-event-reference-hash";
 
+/** Which state resolution algorithm a version uses (v1: room v1; v2: v2-v11; v2.1: v12). */
+export type StateResAlgorithm = "v1" | "v2" | "v2.1";
+
 export type RoomVersionId = "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "10" | "11" | "12";
 
-export interface RoomVersionRules {
-  readonly id: string;
-  /** https://spec.matrix.org/v1.19/rooms/#complete-list-of-room-versions */
-  readonly stability: "stable" | "unstable";
-  readonly spec: string;
-  readonly eventIdFormat: EventIdFormat;
+/** How a version's events look on the wire. */
+export interface EventFormatRules {
   readonly pduShape: PduShape;
+  readonly eventIdFormat: EventIdFormat;
   readonly roomIdFormat: RoomIdFormat;
-  readonly redaction: RedactionRules;
+  /** `m.room.redaction` carries `redacts` at the top level (v1-v10) or in `content` (v11+). */
+  readonly redactsLocation: "top-level" | "content";
   /**
    * Canonical JSON is enforced strictly (floats and integers outside [-(2**53)+1, (2**53)-1]
    * forbidden): v6+. v1-v5 servers must accept such values.
@@ -176,10 +182,10 @@ export interface RoomVersionRules {
   readonly strictCanonicalJson: boolean;
   /** Largest allowed `depth`: 2**63-1 before v6, 2**53-1 from v6 (canonical JSON range). */
   readonly maxDepth: bigint;
-  /** `m.room.redaction` carries `redacts` at the top level (v1-v10) or in `content` (v11+). */
-  readonly redactsLocation: "top-level" | "content";
-  /** The create event appears in other events' `auth_events` (all but v12). */
-  readonly createEventInAuthEvents: boolean;
+}
+
+/** Who must sign an event, and with which keys. */
+export interface SignatureRules {
   /**
    * Besides the sender's server, the server named in `event_id` must also have signed the event
    * when the two differ (v1-v2).
@@ -191,112 +197,166 @@ export interface RoomVersionRules {
   readonly enforceKeyValidityPeriod: boolean;
 }
 
+/** The differences between the versions' authorisation rules (harness/stateres/auth.ts reads them). */
+export interface AuthorizationRules {
+  /** The m.room.aliases rule (sender's domain must equal the state key). v1-v5; removed in v6. */
+  readonly aliasesRule: boolean;
+  /** The m.room.redaction rule with the redact level and event-ID domains. v1-v2 only (v3+ drop it). */
+  readonly redactionRule: boolean;
+  /** Power levels may be strings holding an integer. v1-v9 (v10 demands integers). */
+  readonly stringPowerLevels: boolean;
+  /** Power levels may be floats, truncated towards zero. v1-v5 (v6 enforces canonical JSON). */
+  readonly floatPowerLevels: boolean;
+  /** The extra power-levels checks that every level is an integer. v10+. */
+  readonly integerPowerLevels: boolean;
+  /** `notifications` changes are checked like `events` changes. v6+. */
+  readonly notificationsInPowerLevels: boolean;
+  /** `knock` membership and join rule. v7+. */
+  readonly knock: boolean;
+  /** `restricted` join rule and `join_authorised_via_users_server`. v8+. */
+  readonly restricted: boolean;
+  /** `knock_restricted` join rule. v10+. */
+  readonly knockRestricted: boolean;
+  /** The create event must carry `content.creator`, which names the creator. v1-v10. */
+  readonly createRequiresCreator: boolean;
+  /** The creator is the create event's `sender` rather than `content.creator`. v11+. */
+  readonly creatorIsSender: boolean;
+  /** Room creators (sender + `additional_creators`) have infinite power. v12. */
+  readonly infiniteCreatorPower: boolean;
+  /** The create event is selected into (and appears in) `auth_events`. v1-v11 (v12: the room ID
+   * implies it). */
+  readonly createInAuthEvents: boolean;
+}
+
+export interface RoomVersionRules {
+  readonly id: RoomVersionId;
+  /** The spec release that added the version (https://spec.matrix.org/v1.19/rooms/#complete-list-of-room-versions;
+   * versions 1-6 predate the numbered releases and count as 1.0). */
+  readonly since: string;
+  /** https://spec.matrix.org/v1.19/rooms/#complete-list-of-room-versions */
+  readonly stability: "stable" | "unstable";
+  /** The version's page in the spec. */
+  readonly spec: string;
+  readonly format: EventFormatRules;
+  readonly redaction: RedactionRules;
+  readonly signatures: SignatureRules;
+  readonly auth: AuthorizationRules;
+  readonly stateRes: StateResAlgorithm;
+}
+
 const INT63_MAX = 2n ** 63n - 1n;
 const INT53_MAX = 2n ** 53n - 1n;
 
-function version(
-  id: RoomVersionId,
-  facts: Omit<RoomVersionRules, "id" | "stability" | "spec">,
-): RoomVersionRules {
-  return { id, stability: "stable", spec: `https://spec.matrix.org/v1.19/rooms/v${id}/`, ...facts };
-}
-
-const OLD_FORMAT = {
-  roomIdFormat: "server-assigned",
-  strictCanonicalJson: false,
-  maxDepth: INT63_MAX,
-  redactsLocation: "top-level",
-  createEventInAuthEvents: true,
-} as const;
-
-const V6_FORMAT = {
-  ...OLD_FORMAT,
-  eventIdFormat: "reference-hash-base64url",
-  pduShape: "v3",
-  strictCanonicalJson: true,
-  maxDepth: INT53_MAX,
-  eventIdDomainMustSign: false,
-  enforceKeyValidityPeriod: true,
-} as const;
-
-/** Every room version in the spec, keyed by its identifier. */
-export const ROOM_VERSIONS: { readonly [V in RoomVersionId]: RoomVersionRules } = {
-  "1": version("1", {
-    ...OLD_FORMAT,
-    eventIdFormat: "server-assigned",
-    pduShape: "v1",
-    redaction: REDACTION_V1,
-    eventIdDomainMustSign: true,
-    enforceKeyValidityPeriod: false,
-  }),
-  // v2 changes only state resolution.
-  "2": version("2", {
-    ...OLD_FORMAT,
-    eventIdFormat: "server-assigned",
-    pduShape: "v1",
-    redaction: REDACTION_V1,
-    eventIdDomainMustSign: true,
-    enforceKeyValidityPeriod: false,
-  }),
-  // v3: event IDs become reference hashes; PDUs lose event_id and the hash pairs.
-  "3": version("3", {
-    ...OLD_FORMAT,
-    eventIdFormat: "reference-hash-base64",
-    pduShape: "v3",
-    redaction: REDACTION_V1,
-    eventIdDomainMustSign: false,
-    enforceKeyValidityPeriod: false,
-  }),
-  // v4: URL-safe Base64 event IDs.
-  "4": version("4", {
-    ...OLD_FORMAT,
-    eventIdFormat: "reference-hash-base64url",
-    pduShape: "v3",
-    redaction: REDACTION_V1,
-    eventIdDomainMustSign: false,
-    enforceKeyValidityPeriod: false,
-  }),
-  // v5: signing key validity periods enforced.
-  "5": version("5", {
-    ...OLD_FORMAT,
-    eventIdFormat: "reference-hash-base64url",
-    pduShape: "v3",
-    redaction: REDACTION_V1,
-    eventIdDomainMustSign: false,
-    enforceKeyValidityPeriod: true,
-  }),
-  // v6: strict canonical JSON, smaller depth limit, aliases no longer protected.
-  "6": version("6", { ...V6_FORMAT, redaction: REDACTION_V6 }),
-  // v7: knocking (auth rules only).
-  "7": version("7", { ...V6_FORMAT, redaction: REDACTION_V6 }),
-  // v8: restricted join rule; join_rules keeps `allow`.
-  "8": version("8", { ...V6_FORMAT, redaction: REDACTION_V8 }),
-  // v9: member keeps `join_authorised_via_users_server`.
-  "9": version("9", { ...V6_FORMAT, redaction: REDACTION_V9 }),
-  // v10: integer power levels, knock_restricted (auth rules only).
-  "10": version("10", { ...V6_FORMAT, redaction: REDACTION_V9 }),
-  // v11: new redaction rules (top-level `origin` no longer kept); `redacts` moves into content.
-  "11": version("11", {
-    ...V6_FORMAT,
-    pduShape: "v11",
-    redaction: REDACTION_V11,
-    redactsLocation: "content",
-  }),
-  // v12: room ID is the create event's reference hash; create event not in auth_events.
-  "12": version("12", {
-    ...V6_FORMAT,
-    pduShape: "v12",
-    redaction: REDACTION_V11,
-    redactsLocation: "content",
-    roomIdFormat: "create-event-reference-hash",
-    createEventInAuthEvents: false,
-  }),
+/** A row: the previous version's rules with `changes` applied, nested objects merged, frozen. */
+type Changes = Partial<Omit<RoomVersionRules, "format" | "signatures" | "auth">> & {
+  format?: Partial<EventFormatRules>;
+  signatures?: Partial<SignatureRules>;
+  auth?: Partial<AuthorizationRules>;
 };
 
+function next(previous: RoomVersionRules, id: RoomVersionId, since: string, changes: Changes = {}): RoomVersionRules {
+  return deepFreeze({
+    ...previous,
+    ...changes,
+    id,
+    since,
+    spec: `https://spec.matrix.org/v1.19/rooms/v${id}/`,
+    format: { ...previous.format, ...changes.format },
+    signatures: { ...previous.signatures, ...changes.signatures },
+    auth: { ...previous.auth, ...changes.auth },
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+const V1: RoomVersionRules = deepFreeze({
+  id: "1",
+  since: "1.0",
+  stability: "stable",
+  spec: "https://spec.matrix.org/v1.19/rooms/v1/",
+  format: {
+    pduShape: "v1",
+    eventIdFormat: "server-assigned",
+    roomIdFormat: "server-assigned",
+    redactsLocation: "top-level",
+    strictCanonicalJson: false,
+    maxDepth: INT63_MAX,
+  },
+  redaction: REDACTION_V1,
+  signatures: { eventIdDomainMustSign: true, enforceKeyValidityPeriod: false },
+  auth: {
+    aliasesRule: true,
+    redactionRule: true,
+    stringPowerLevels: true,
+    floatPowerLevels: true,
+    integerPowerLevels: false,
+    notificationsInPowerLevels: false,
+    knock: false,
+    restricted: false,
+    knockRestricted: false,
+    createRequiresCreator: true,
+    creatorIsSender: false,
+    infiniteCreatorPower: false,
+    createInAuthEvents: true,
+  },
+  stateRes: "v1",
+});
+// v2 changes only state resolution.
+const V2 = next(V1, "2", "1.0", { stateRes: "v2" });
+// v3: event IDs become reference hashes; PDUs lose event_id and the hash pairs; the redaction
+// auth rule goes (redactions are checked when applied).
+const V3 = next(V2, "3", "1.0", {
+  format: { pduShape: "v3", eventIdFormat: "reference-hash-base64" },
+  signatures: { eventIdDomainMustSign: false },
+  auth: { redactionRule: false },
+});
+// v4: URL-safe Base64 event IDs.
+const V4 = next(V3, "4", "1.0", { format: { eventIdFormat: "reference-hash-base64url" } });
+// v5: signing key validity periods enforced.
+const V5 = next(V4, "5", "1.0", { signatures: { enforceKeyValidityPeriod: true } });
+// v6: strict canonical JSON, smaller depth limit, aliases no longer protected (no aliases rule,
+// no float levels, notifications checked).
+const V6 = next(V5, "6", "1.0", {
+  format: { strictCanonicalJson: true, maxDepth: INT53_MAX },
+  redaction: REDACTION_V6,
+  auth: { aliasesRule: false, floatPowerLevels: false, notificationsInPowerLevels: true },
+});
+// v7: knocking.
+const V7 = next(V6, "7", "1.1", { auth: { knock: true } });
+// v8: restricted join rule; join_rules keeps `allow`.
+const V8 = next(V7, "8", "1.2", { redaction: REDACTION_V8, auth: { restricted: true } });
+// v9: member keeps `join_authorised_via_users_server`.
+const V9 = next(V8, "9", "1.2", { redaction: REDACTION_V9 });
+// v10: integer power levels, knock_restricted.
+const V10 = next(V9, "10", "1.3", { auth: { stringPowerLevels: false, integerPowerLevels: true, knockRestricted: true } });
+// v11: new redaction rules (top-level `origin` no longer kept); `redacts` moves into content;
+// the creator is the create event's sender.
+const V11 = next(V10, "11", "1.8", {
+  format: { pduShape: "v11", redactsLocation: "content" },
+  redaction: REDACTION_V11,
+  auth: { createRequiresCreator: false, creatorIsSender: true },
+});
+// v12: room ID is the create event's reference hash; create event not in auth_events; creators
+// have infinite power; state resolution v2.1.
+const V12 = next(V11, "12", "1.16", {
+  format: { pduShape: "v12", roomIdFormat: "create-event-reference-hash" },
+  auth: { infiniteCreatorPower: true, createInAuthEvents: false },
+  stateRes: "v2.1",
+});
+
+/** Every room version in the spec, keyed by its identifier. */
+export const ROOM_VERSIONS: { readonly [V in RoomVersionId]: RoomVersionRules } = Object.freeze({
+  "1": V1, "2": V2, "3": V3, "4": V4, "5": V5, "6": V6, "7": V7, "8": V8, "9": V9, "10": V10, "11": V11, "12": V12,
+});
+
 /** All room version IDs in the order the spec lists them. */
-export const ROOM_VERSION_IDS: readonly RoomVersionId[] = [
-  "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12",
-];
+export const ROOM_VERSION_IDS: readonly RoomVersionId[] = Object.freeze(Object.keys(ROOM_VERSIONS) as RoomVersionId[]);
 
 /** Servers SHOULD use room version 12 for new rooms. https://spec.matrix.org/v1.19/rooms/ */
 export const DEFAULT_ROOM_VERSION: RoomVersionId = "12";
@@ -309,8 +369,23 @@ export function isKnownRoomVersion(id: string): id is RoomVersionId {
 }
 
 /** Resolves a room version ID (or passes a rules object through). Throws for unknown IDs. */
-export function roomVersion(v: RoomVersionLike): RoomVersionRules {
+export function roomVersion(v: RoomVersionLike | string): RoomVersionRules {
   if (typeof v !== "string") return v;
-  if (!isKnownRoomVersion(v)) throw new CryptoError(`unknown room version ${JSON.stringify(v)}`);
+  if (!isKnownRoomVersion(v)) throw new CryptoError(`unknown room version ${JSON.stringify(v)} (known: ${ROOM_VERSION_IDS.join(", ")})`);
   return ROOM_VERSIONS[v];
+}
+
+/**
+ * The versions of `among` (all by default) grouped by what `rule` reads from their rules, one
+ * per group: the oldest, which introduced the group's rules. A behaviour that depends only on
+ * what `rule` reads then runs once per way the rules differ, not once per version.
+ */
+export function onePerRuleClass(rule: (rules: RoomVersionRules) => unknown, among: readonly string[] = ROOM_VERSION_IDS): RoomVersionId[] {
+  const seen = new Set<string>();
+  return among.filter(isKnownRoomVersion).filter((v) => {
+    const key = JSON.stringify(rule(ROOM_VERSIONS[v]), (_k, x) => (typeof x === "bigint" ? String(x) : x));
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

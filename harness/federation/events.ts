@@ -8,12 +8,13 @@ import {
   computeEventId,
   isKnownRoomVersion,
   requiredSigningServers,
-  roomVersion as cryptoRoomVersion,
+  roomVersion,
   verifyEvent,
   type RoomVersionId,
+  type RoomVersionRules,
   type VerifyKeys,
 } from "../crypto/index.ts";
-import { roomVersion as stateresRoomVersion, type Pdu as ModelPdu, type RoomVersionRules as AuthRules } from "../stateres/index.ts";
+import type { Pdu as ModelPdu } from "../stateres/index.ts";
 
 /** A PDU as JSON (any room version). */
 export type WirePdu = Record<string, unknown>;
@@ -31,11 +32,9 @@ export function isKnownVersionId(version: string): version is RoomVersionId {
   return isKnownRoomVersion(version);
 }
 
-/** The authorisation-rule flags of a room version. */
-export function authRulesFor(version: RoomVersionId): AuthRules {
-  const rules = stateresRoomVersion(version);
-  if (!rules) throw new Error(`harness/stateres has no rules for room version ${version}`);
-  return rules;
+/** The rules of a room version (harness/crypto's one table): the flags of `auth`, `format`, ... */
+export function authRulesFor(version: RoomVersionId): RoomVersionRules {
+  return roomVersion(version);
 }
 
 /** The event ID an entry of `prev_events`/`auth_events` names: a string (v3+) or `[id, hashes]` (v1-v2). */
@@ -57,7 +56,7 @@ export function eventIdOf(pdu: WirePdu, version: RoomVersionId): string {
 /** The event as harness/stateres models it. */
 export function toModelPdu(pdu: WirePdu, version: RoomVersionId, eventId = eventIdOf(pdu, version)): ModelPdu {
   const content = (typeof pdu.content === "object" && pdu.content !== null ? pdu.content : {}) as Record<string, unknown>;
-  const redacts = typeof pdu.redacts === "string" ? pdu.redacts : typeof content.redacts === "string" && cryptoRoomVersion(version).redactsLocation === "content" ? content.redacts : undefined;
+  const redacts = typeof pdu.redacts === "string" ? pdu.redacts : typeof content.redacts === "string" && roomVersion(version).format.redactsLocation === "content" ? content.redacts : undefined;
   return {
     event_id: eventId,
     type: String(pdu.type),
@@ -83,17 +82,17 @@ export function describePdu(pdu: WirePdu, eventId?: string): string {
 
 /** Shape problems of a PDU under its room version (the fields the formats differ on). */
 export function pduFormatProblems(pdu: WirePdu, version: RoomVersionId): string[] {
-  const rules = cryptoRoomVersion(version);
+  const rules = roomVersion(version);
   const problems: string[] = [];
   const isCreate = pdu.type === "m.room.create" && pdu.state_key === "";
   for (const field of ["type", "sender"]) if (typeof pdu[field] !== "string") problems.push(`${field} is not a string`);
   if (!Number.isInteger(pdu.origin_server_ts)) problems.push("origin_server_ts is not an integer");
   if (!Number.isInteger(pdu.depth)) problems.push("depth is not an integer");
   if (typeof pdu.content !== "object" || pdu.content === null || Array.isArray(pdu.content)) problems.push("content is not an object");
-  if (rules.roomIdFormat === "create-event-reference-hash" && isCreate) {
+  if (rules.format.roomIdFormat === "create-event-reference-hash" && isCreate) {
     if (pdu.room_id !== undefined) problems.push(`a room version ${version} m.room.create event must not have a room_id`);
   } else if (typeof pdu.room_id !== "string") problems.push("room_id is missing");
-  const pairs = rules.pduShape === "v1";
+  const pairs = rules.format.pduShape === "v1";
   for (const field of ["prev_events", "auth_events"]) {
     const list = pdu[field];
     if (!Array.isArray(list)) {
@@ -106,7 +105,7 @@ export function pduFormatProblems(pdu: WirePdu, version: RoomVersionId): string[
     }
   }
   if (pairs && typeof pdu.event_id !== "string") problems.push(`room version ${version} events carry an event_id`);
-  if ((rules.pduShape === "v11" || rules.pduShape === "v12") && pdu.redacts !== undefined) problems.push(`room version ${version} keeps redacts in content, not at the top level`);
+  if ((rules.format.pduShape === "v11" || rules.format.pduShape === "v12") && pdu.redacts !== undefined) problems.push(`room version ${version} keeps redacts in content, not at the top level`);
   return problems;
 }
 

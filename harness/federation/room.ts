@@ -23,10 +23,11 @@ import {
   eventReference,
   makeServerEventId,
   roomIdFromCreateEvent,
-  roomVersion as cryptoRoomVersion,
+  roomVersion,
   serverNameOf,
   type JsonObject,
   type PduDraft,
+  type RoomVersionRules,
   type SigningKey,
 } from "../crypto/index.ts";
 import {
@@ -37,9 +38,8 @@ import {
   splitStateKey,
   stateKey,
   type AuthDecision,
-  type RoomVersionRules as AuthRules,
 } from "../stateres/index.ts";
-import { authRulesFor, eventIdOf, knownVersion, toModelPdu, type ModelPdu, type RoomVersionId, type WirePdu } from "./events.ts";
+import { eventIdOf, knownVersion, toModelPdu, type ModelPdu, type RoomVersionId, type WirePdu } from "./events.ts";
 
 export interface StoredEvent {
   eventId: string;
@@ -85,7 +85,7 @@ export type StateMapLike = ReadonlyMap<string, string>;
 export class PeerRoom {
   readonly roomId: string;
   readonly version: RoomVersionId;
-  readonly authRules: AuthRules;
+  readonly rules: RoomVersionRules;
   private readonly store = new EventStore();
   private readonly events = new Map<string, StoredEvent>();
   private readonly order: string[] = [];
@@ -96,12 +96,12 @@ export class PeerRoom {
   constructor(roomId: string, version: RoomVersionId) {
     this.roomId = roomId;
     this.version = version;
-    this.authRules = authRulesFor(version);
+    this.rules = roomVersion(version);
   }
 
   /** The room's create event ID: from the room ID in v12, else from the state. */
   get createEventId(): string | undefined {
-    if (this.authRules.roomIdFromCreateEvent) return createEventIdFromRoomId(this.roomId);
+    if (this.rules.format.roomIdFormat === "create-event-reference-hash") return createEventIdFromRoomId(this.roomId);
     return this.currentState().get(stateKey("m.room.create", "")) ?? this.allEvents().find((e) => e.pdu.type === "m.room.create")?.eventId;
   }
 
@@ -251,7 +251,7 @@ export class PeerRoom {
   private authorizeIn(model: ModelPdu, against: "auth_events" | "state_before" | "current_state", store: EventStore): AuthDecision {
     const missing = model.auth_events.filter((id) => !store.has(id));
     if (missing.length > 0) return { allowed: false, rule: "missing", reason: `the peer does not have the auth events ${missing.join(", ")}` };
-    const roomCreateId = this.authRules.roomIdFromCreateEvent && model.type !== "m.room.create" ? createEventIdFromRoomId(this.roomId) : undefined;
+    const roomCreateId = this.rules.format.roomIdFormat === "create-event-reference-hash" && model.type !== "m.room.create" ? createEventIdFromRoomId(this.roomId) : undefined;
     if (roomCreateId !== undefined && !store.has(roomCreateId)) {
       return { allowed: false, rule: "missing", reason: `the peer does not have the room's create event ${roomCreateId}` };
     }
@@ -264,7 +264,7 @@ export class PeerRoom {
       state = before;
     }
     try {
-      return authorizeEvent(model, state, store, this.authRules, roomCreateId !== undefined ? { roomCreateId } : {});
+      return authorizeEvent(model, state, store, this.rules, roomCreateId !== undefined ? { roomCreateId } : {});
     } catch (e) {
       return { allowed: false, rule: "error", reason: (e as Error).message };
     }
@@ -272,7 +272,7 @@ export class PeerRoom {
 
   /** The event IDs the auth events selection names for `event` in `state` (default: the current state). */
   selectAuthEvents(event: WirePdu, state: StateMapLike = this.currentState()): string[] {
-    return selectAuthEvents(toModelPdu(event, this.version), state, this.authRules);
+    return selectAuthEvents(toModelPdu(event, this.version), state, this.rules);
   }
 
   /** How other events refer to `eventId` (an ID, or an [id, hashes] pair in v1-v2). */
@@ -295,9 +295,9 @@ export class PeerRoom {
       origin_server_ts: 0,
       ...(input.state_key !== undefined ? { state_key: input.state_key } : {}),
     };
-    const authIds = input.auth_events ?? selectAuthEvents(model, state, this.authRules);
+    const authIds = input.auth_events ?? selectAuthEvents(model, state, this.rules);
     const depth = input.depth ?? Math.max(0, ...prevIds.map((id) => this.depthOf(id))) + 1;
-    const pairs = cryptoRoomVersion(this.version).pduShape === "v1";
+    const pairs = this.rules.format.pduShape === "v1";
     const ref = (id: string) => (pairs ? this.reference(id) : id);
     const isCreate = input.type === "m.room.create" && input.state_key === "";
     return {
@@ -309,7 +309,7 @@ export class PeerRoom {
       prev_events: prevIds.map(ref),
       auth_events: authIds.map(ref),
       ...(input.state_key !== undefined ? { state_key: input.state_key } : {}),
-      ...(this.authRules.roomIdFromCreateEvent && isCreate ? {} : { room_id: this.roomId }),
+      ...(this.rules.format.roomIdFormat === "create-event-reference-hash" && isCreate ? {} : { room_id: this.roomId }),
       ...(pairs ? { event_id: makeServerEventId(randomBytes(9).toString("base64url").replace(/[^A-Za-z0-9]/g, "x"), serverName) } : {}),
       ...(input.redacts !== undefined ? { redacts: input.redacts } : {}),
       ...(input.unsigned !== undefined ? { unsigned: input.unsigned } : {}),
@@ -353,8 +353,8 @@ export class PeerRoom {
 
   private resolve(states: Map<string, string>[]): Map<string, string> | undefined {
     try {
-      const roomCreateId = this.authRules.roomIdFromCreateEvent ? createEventIdFromRoomId(this.roomId) : undefined;
-      return resolveState(states, this.store, this.authRules, roomCreateId !== undefined ? { roomCreateId } : {});
+      const roomCreateId = this.rules.format.roomIdFormat === "create-event-reference-hash" ? createEventIdFromRoomId(this.roomId) : undefined;
+      return resolveState(states, this.store, this.rules, roomCreateId !== undefined ? { roomCreateId } : {});
     } catch {
       return undefined;
     }
@@ -384,12 +384,12 @@ export interface CreateRoomOptions {
  */
 export function createPeerRoom(signer: Signer, opts: CreateRoomOptions): PeerRoom {
   const version = knownVersion(opts.version ?? "12");
-  const rules = authRulesFor(version);
+  const rules = roomVersion(version);
   const createContent: JsonObject = { room_version: version };
-  if (rules.createRequiresCreator) createContent.creator = opts.creator;
+  if (rules.auth.createRequiresCreator) createContent.creator = opts.creator;
   const createInput: EventInput = { type: "m.room.create", state_key: "", sender: opts.creator, content: createContent };
   let room: PeerRoom;
-  if (rules.roomIdFromCreateEvent) {
+  if (rules.format.roomIdFormat === "create-event-reference-hash") {
     const create = new PeerRoom("!unused:unused", version).build(createInput, signer);
     room = new PeerRoom(roomIdFromCreateEvent(create, version), version);
     room.addEvent(create);
@@ -404,7 +404,7 @@ export function createPeerRoom(signer: Signer, opts: CreateRoomOptions): PeerRoo
     state_key: "",
     sender: opts.creator,
     content: {
-      users: rules.infiniteCreatorPower ? {} : { [opts.creator]: 100 },
+      users: rules.auth.infiniteCreatorPower ? {} : { [opts.creator]: 100 },
       users_default: 0,
       events: {},
       events_default: 0,

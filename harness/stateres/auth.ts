@@ -9,7 +9,7 @@
 //   v10    https://spec.matrix.org/v1.19/rooms/v10/#authorisation-rules  (integer levels, knock_restricted)
 //   v11    https://spec.matrix.org/v1.19/rooms/v11/#authorisation-rules  (creator = create sender)
 //   v12    https://spec.matrix.org/v1.19/rooms/v12/#authorisation-rules  (creators, no create in auth_events)
-// Versions differ only through the flags of versions.ts. Rule names in decisions are descriptive
+// Versions differ only through the flags of the room-version table (harness/crypto/room-versions.ts, `auth`). Rule names in decisions are descriptive
 // ("member.join.banned") because the numbering moves between versions.
 //
 // The rules split in two, as implementations split them:
@@ -37,7 +37,7 @@ import {
 import { authEventKeys } from "./selection.ts";
 import { thirdPartyInviteKeys, verifySignedObject } from "./signatures.ts";
 import { T, stateKey, type Pdu } from "./types.ts";
-import { ROOM_VERSIONS, type RoomVersionRules } from "./versions.ts";
+import { isKnownRoomVersion, type RoomVersionRules } from "../crypto/index.ts";
 
 export interface AuthDecision {
   readonly allowed: boolean;
@@ -104,7 +104,7 @@ export function checkAuthEventsList(
       return reject("auth_events.room_id", `auth event ${a.event_id} belongs to room ${a.room_id}`);
     }
   }
-  if (rules.createInAuthEvents && !sawCreate) return reject("auth_events.no_create", "no m.room.create event among the auth events");
+  if (rules.auth.createInAuthEvents && !sawCreate) return reject("auth_events.no_create", "no m.room.create event among the auth events");
   return allow("auth_events", "auth events are well formed");
 }
 
@@ -114,9 +114,9 @@ export function checkAuthRules(event: Pdu, state: AuthState, options: AuthOption
 
   if (event.type === T.create && event.state_key === "") return checkCreate(event, rules);
 
-  const create = rules.createInAuthEvents ? state.get(T.create, "") : options.roomCreate;
+  const create = rules.auth.createInAuthEvents ? state.get(T.create, "") : options.roomCreate;
   if (!create) return reject("create.missing", "the room has no m.room.create event to check against");
-  if (rules.roomIdFromCreateEvent && event.room_id !== undefined && event.room_id !== `!${create.event_id.slice(1)}`) {
+  if (rules.format.roomIdFormat === "create-event-reference-hash" && event.room_id !== undefined && event.room_id !== `!${create.event_id.slice(1)}`) {
     return reject("room_id.create", `room ID ${event.room_id} is not derived from create event ${create.event_id}`);
   }
 
@@ -124,7 +124,7 @@ export function checkAuthRules(event: Pdu, state: AuthState, options: AuthOption
     return reject("federate", "the room is not federated and the sender is on another server");
   }
 
-  if (rules.aliasesRule && event.type === T.aliases) {
+  if (rules.auth.aliasesRule && event.type === T.aliases) {
     if (event.state_key === undefined) return reject("aliases.state_key", "m.room.aliases without a state key");
     if (domainOf(event.sender) !== event.state_key) return reject("aliases.domain", "sender's domain is not the state key");
     return allow("aliases", "sender's domain matches the state key");
@@ -153,7 +153,7 @@ export function checkAuthRules(event: Pdu, state: AuthState, options: AuthOption
 
   if (event.type === T.powerLevels && event.state_key === "") return checkPowerLevels(event, pl, create, senderLevel, rules);
 
-  if (rules.redactionRule && event.type === T.redaction) {
+  if (rules.auth.redactionRule && event.type === T.redaction) {
     if (senderLevel >= namedLevel(pl, "redact", rules)) return allow("redaction.level", "sender has the redact level");
     const target = event.redacts;
     if (target !== undefined && domainOf(target) !== undefined && domainOf(target) === domainOf(event.event_id)) {
@@ -167,19 +167,19 @@ export function checkAuthRules(event: Pdu, state: AuthState, options: AuthOption
 
 function checkCreate(event: Pdu, rules: RoomVersionRules): AuthDecision {
   if (event.prev_events.length > 0) return reject("create.prev_events", "a create event has prev events");
-  if (rules.roomIdFromCreateEvent) {
+  if (rules.format.roomIdFormat === "create-event-reference-hash") {
     if (event.room_id !== undefined) return reject("create.room_id", "a v12 create event must not have a room_id");
   } else if (event.room_id !== undefined && domainOf(event.room_id) !== domainOf(event.sender)) {
     return reject("create.room_id", "the room ID's domain is not the sender's domain");
   }
   const version = event.content["room_version"];
-  if (version !== undefined && (typeof version !== "string" || !ROOM_VERSIONS.has(version))) {
+  if (version !== undefined && (typeof version !== "string" || !isKnownRoomVersion(version))) {
     return reject("create.room_version", `room_version ${JSON.stringify(version)} is not a recognised version`);
   }
-  if (rules.createRequiresCreator && !Object.hasOwn(event.content, "creator")) {
+  if (rules.auth.createRequiresCreator && !Object.hasOwn(event.content, "creator")) {
     return reject("create.creator", "content has no creator");
   }
-  if (rules.infiniteCreatorPower && Object.hasOwn(event.content, "additional_creators")) {
+  if (rules.auth.infiniteCreatorPower && Object.hasOwn(event.content, "additional_creators")) {
     const extra = event.content["additional_creators"];
     if (!Array.isArray(extra) || !extra.every((u) => typeof u === "string" && isValidUserId(u))) {
       return reject("create.additional_creators", "additional_creators is not an array of user IDs");
@@ -222,12 +222,12 @@ function checkMembership(event: Pdu, state: AuthState, create: Pdu, options: Aut
       if (senderMembership === "ban") return reject("member.join.banned", "sender is banned");
       // Reading taken: with no m.room.join_rules event there is no join rule, so only the creator
       // rule above or a matching rule below can allow the join; none matches, so it is rejected.
-      if (joinRule === "invite" || (rules.knock && joinRule === "knock")) {
+      if (joinRule === "invite" || (rules.auth.knock && joinRule === "knock")) {
         return targetMembership === "invite" || targetMembership === "join"
           ? allow("member.join.invited", `join rule ${joinRule} and membership ${targetMembership}`)
           : reject("member.join.invited", `join rule ${joinRule} needs an invite`);
       }
-      if (rules.restricted && (joinRule === "restricted" || (rules.knockRestricted && joinRule === "knock_restricted"))) {
+      if (rules.auth.restricted && (joinRule === "restricted" || (rules.auth.knockRestricted && joinRule === "knock_restricted"))) {
         if (targetMembership === "join" || targetMembership === "invite") {
           return allow("member.join.restricted", `membership ${targetMembership}`);
         }
@@ -273,7 +273,7 @@ function checkMembership(event: Pdu, state: AuthState, create: Pdu, options: Aut
     }
     case "leave": {
       if (event.sender === target) {
-        const ok = targetMembership === "invite" || targetMembership === "join" || (rules.knock && targetMembership === "knock");
+        const ok = targetMembership === "invite" || targetMembership === "join" || (rules.auth.knock && targetMembership === "knock");
         return ok
           ? allow("member.leave.self", `leaving from ${targetMembership}`)
           : reject("member.leave.self", `cannot leave from ${targetMembership}`);
@@ -293,8 +293,8 @@ function checkMembership(event: Pdu, state: AuthState, create: Pdu, options: Aut
         : reject("member.ban.level", "sender may not ban the target");
     }
     case "knock": {
-      if (!rules.knock) break;
-      if (joinRule !== "knock" && !(rules.knockRestricted && joinRule === "knock_restricted")) {
+      if (!rules.auth.knock) break;
+      if (joinRule !== "knock" && !(rules.auth.knockRestricted && joinRule === "knock_restricted")) {
         return reject("member.knock.rule", `join rule ${joinRule ?? "(none)"} does not allow knocking`);
       }
       if (event.sender !== target) return reject("member.knock.sender", "sender knocks for someone else");
@@ -316,7 +316,7 @@ function checkPowerLevels(
   rules: RoomVersionRules,
 ): AuthDecision {
   const content = event.content;
-  if (rules.integerPowerLevels) {
+  if (rules.auth.integerPowerLevels) {
     for (const name of NAMED_LEVELS) {
       if (Object.hasOwn(content, name) && !Number.isInteger(content[name])) {
         return reject("power_levels.integer", `${name} is not an integer`);
@@ -336,10 +336,10 @@ function checkPowerLevels(
   if (!isObject(users)) return reject("power_levels.users", "users is not an object");
   for (const [user, level] of Object.entries(users)) {
     if (!isValidUserId(user)) return reject("power_levels.users", `${JSON.stringify(user)} is not a user ID`);
-    const ok = rules.integerPowerLevels ? Number.isInteger(level) : parseLevel(level, rules) !== undefined;
+    const ok = rules.auth.integerPowerLevels ? Number.isInteger(level) : parseLevel(level, rules) !== undefined;
     if (!ok) return reject("power_levels.users", `level of ${user} is not an integer`);
   }
-  if (rules.infiniteCreatorPower) {
+  if (rules.auth.infiniteCreatorPower) {
     for (const creator of roomCreators(create, rules)) {
       if (Object.hasOwn(users, creator)) return reject("power_levels.creators", `room creator ${creator} is listed in users`);
     }
@@ -355,7 +355,7 @@ function checkPowerLevels(
     if (before !== undefined && before > senderLevel) return reject("power_levels.named", `current ${name} ${before} is above the sender`);
     if (after !== undefined && after > senderLevel) return reject("power_levels.named", `new ${name} ${after} is above the sender`);
   }
-  const maps = rules.notificationsInPowerLevels ? ["events", "notifications"] : ["events"];
+  const maps = rules.auth.notificationsInPowerLevels ? ["events", "notifications"] : ["events"];
   for (const name of maps) {
     const decision = compareLevelMaps(old[name], content[name], level, (key, before, after) => {
       if (before !== undefined && before > senderLevel) return `current ${name}.${key} ${before} is above the sender`;

@@ -12,7 +12,7 @@ import { EventStore } from "./store.ts";
 import { T, compareCodePoints, eventStateKey, splitStateKey, stateKey, type Pdu, type PduInput, type StateMap } from "./types.ts";
 import { resolveV2, type OpenReadings, type V2Trace } from "./v2.ts";
 import { resolveState } from "./resolve.ts";
-import type { RoomVersionRules } from "./versions.ts";
+import type { RoomVersionRules } from "../crypto/index.ts";
 import { buildRoom } from "./walk.ts";
 
 // ---------------------------------------------------------------------------------------------

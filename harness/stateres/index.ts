@@ -1,7 +1,7 @@
 // harness/stateres: a pure reference model of Matrix room authorisation and state resolution.
 //
-//   - the authorisation rules of room versions 1-12 (auth.ts), with the versions' differences as
-//     a table of flags (versions.ts);
+//   - the authorisation rules of room versions 1-12 (auth.ts), reading the versions' differences
+//     from the one room-version table of harness/crypto (room-versions.ts: `auth`, `stateRes`);
 //   - auth events selection (selection.ts);
 //   - state resolution v1 (room v1, v1.ts), v2 (rooms v2-v11) and v2.1 (room v12) (v2.ts),
 //     behind one entry point (resolve.ts);
@@ -25,7 +25,6 @@ export {
   type PduInput,
   type StateMap,
 } from "./types.ts";
-export { ROOM_VERSIONS, ROOM_VERSION_IDS, roomVersion, type RoomVersionRules, type StateResAlgorithm } from "./versions.ts";
 export {
   checkAuthEventsList,
   checkAuthRules,

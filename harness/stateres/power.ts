@@ -9,7 +9,7 @@
 // (v1-v9), .../v1/#mroompower_levels-events-accept-values-as-floats (v1-v5), integers only from v10.
 
 import type { Pdu } from "./types.ts";
-import type { RoomVersionRules } from "./versions.ts";
+import type { RoomVersionRules } from "../crypto/index.ts";
 
 /** The power of a room creator in room version 12: above every integer. */
 export const CREATOR_POWER = Number.POSITIVE_INFINITY;
@@ -24,10 +24,10 @@ const INTEGER_STRING = /^\s*[+-]?\d+\s*$/u;
 export function parseLevel(value: unknown, rules: RoomVersionRules): number | undefined {
   if (typeof value === "number") {
     if (Number.isInteger(value)) return value;
-    if (rules.floatPowerLevels && Number.isFinite(value)) return Math.trunc(value);
+    if (rules.auth.floatPowerLevels && Number.isFinite(value)) return Math.trunc(value);
     return undefined;
   }
-  if (typeof value === "string" && rules.stringPowerLevels && INTEGER_STRING.test(value)) {
+  if (typeof value === "string" && rules.auth.stringPowerLevels && INTEGER_STRING.test(value)) {
     return Number.parseInt(value.trim(), 10);
   }
   return undefined;
@@ -42,12 +42,12 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 export function roomCreators(create: Pdu | undefined, rules: RoomVersionRules): Set<string> {
   const creators = new Set<string>();
   if (!create) return creators;
-  if (rules.creatorIsSender) {
+  if (rules.auth.creatorIsSender) {
     creators.add(create.sender);
   } else if (typeof create.content["creator"] === "string") {
     creators.add(create.content["creator"]);
   }
-  if (rules.infiniteCreatorPower) {
+  if (rules.auth.infiniteCreatorPower) {
     const extra = create.content["additional_creators"];
     if (Array.isArray(extra)) for (const u of extra) if (typeof u === "string") creators.add(u);
   }
@@ -56,7 +56,7 @@ export function roomCreators(create: Pdu | undefined, rules: RoomVersionRules): 
 
 /** The single creator of room versions 1-11 (or the create sender in 12). */
 export function primaryCreator(create: Pdu, rules: RoomVersionRules): string | undefined {
-  if (rules.creatorIsSender) return create.sender;
+  if (rules.auth.creatorIsSender) return create.sender;
   const c = create.content["creator"];
   return typeof c === "string" ? c : undefined;
 }
@@ -82,9 +82,9 @@ export function userLevel(
   create: Pdu | undefined,
   rules: RoomVersionRules,
 ): number {
-  if (rules.infiniteCreatorPower && roomCreators(create, rules).has(user)) return CREATOR_POWER;
+  if (rules.auth.infiniteCreatorPower && roomCreators(create, rules).has(user)) return CREATOR_POWER;
   if (!pl) {
-    if (!rules.infiniteCreatorPower && create && primaryCreator(create, rules) === user) return 100;
+    if (!rules.auth.infiniteCreatorPower && create && primaryCreator(create, rules) === user) return 100;
     return 0;
   }
   const users = pl.content["users"];

@@ -5,7 +5,7 @@ import { checkAuthEventsList, checkAuthRules, type AuthDecision, type AuthState 
 import type { EventStore } from "./store.ts";
 import { stateKey, type Pdu, type StateMap } from "./types.ts";
 import type { ResolveOptions } from "./v2.ts";
-import type { RoomVersionRules } from "./versions.ts";
+import type { RoomVersionRules } from "../crypto/index.ts";
 
 /**
  * `against: "auth_events"`: the auth-events-list rule, then every other rule with the event's

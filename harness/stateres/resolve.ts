@@ -4,7 +4,7 @@ import type { EventStore } from "./store.ts";
 import type { StateMap } from "./types.ts";
 import { resolveV1 } from "./v1.ts";
 import { resolveV2, type ResolveOptions } from "./v2.ts";
-import type { RoomVersionRules } from "./versions.ts";
+import type { RoomVersionRules } from "../crypto/index.ts";
 
 /**
  * The resolution of `stateSets` under the room version's algorithm (v1, v2 or v2.1). Every event

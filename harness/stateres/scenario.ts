@@ -26,7 +26,7 @@ import {
   type PduInput,
   type StateMap,
 } from "./types.ts";
-import { ROOM_VERSION_IDS, roomVersion } from "./versions.ts";
+import { ROOM_VERSION_IDS, isKnownRoomVersion, roomVersion } from "../crypto/index.ts";
 import { buildRoom } from "./walk.ts";
 
 /** {type: {state_key: event_id}} */
@@ -110,10 +110,10 @@ function describeDiff(expected: StateObject, actual: StateObject): string[] {
 }
 
 function resolveOne(input: ScenarioInput, version: string): StateObject {
-  const rules = roomVersion(version);
-  if (!rules) {
+  if (!isKnownRoomVersion(version)) {
     throw new StateResInputError(`unknown room version ${JSON.stringify(version)} (known: ${ROOM_VERSION_IDS.join(", ")})`);
   }
+  const rules = roomVersion(version);
   const room = buildRoom(input.events, rules, { keepStatesFor: input.resolve_at ?? [] });
   const options = room.createId !== undefined ? { roomCreateId: room.createId } : {};
   let sets: StateMap[];

@@ -6,7 +6,7 @@
 
 import { isObject } from "./power.ts";
 import { T, stateKey, type Pdu, type StateMap } from "./types.ts";
-import type { RoomVersionRules } from "./versions.ts";
+import type { RoomVersionRules } from "../crypto/index.ts";
 
 export interface AuthKey {
   readonly type: string;
@@ -26,7 +26,7 @@ export function authEventKeys(event: Pdu | Omit<Pdu, "auth_events">, rules: Room
     }
   };
   // Room v12: "m.room.create MUST NOT be selected"; the room ID implies it.
-  if (rules.createInAuthEvents) add(T.create, "");
+  if (rules.auth.createInAuthEvents) add(T.create, "");
   add(T.powerLevels, "");
   add(T.member, event.sender);
   if (event.type === T.member && event.state_key !== undefined) {
@@ -40,7 +40,7 @@ export function authEventKeys(event: Pdu | Omit<Pdu, "auth_events">, rules: Room
       if (typeof token === "string") add(T.thirdPartyInvite, token);
     }
     const via = event.content["join_authorised_via_users_server"];
-    if (membership === "join" && rules.restricted && typeof via === "string") add(T.member, via);
+    if (membership === "join" && rules.auth.restricted && typeof via === "string") add(T.member, via);
   }
   return keys;
 }

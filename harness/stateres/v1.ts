@@ -24,7 +24,7 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import { checkAuthRules, type AuthState } from "./auth.ts";
 import type { EventStore } from "./store.ts";
 import { T, compareCodePoints, splitStateKey, stateKey, type StateMap } from "./types.ts";
-import type { RoomVersionRules } from "./versions.ts";
+import type { RoomVersionRules } from "../crypto/index.ts";
 import type { ResolveOptions } from "./v2.ts";
 
 export interface V1Trace {

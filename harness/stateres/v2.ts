@@ -61,7 +61,7 @@ import {
   type Pdu,
   type StateMap,
 } from "./types.ts";
-import type { RoomVersionRules } from "./versions.ts";
+import type { RoomVersionRules } from "../crypto/index.ts";
 
 export interface ResolveOptions {
   /** Events known to be rejected: never used as auth events in the iterative auth checks. */
@@ -218,7 +218,7 @@ export function senderPowerFromAuthEvents(
   roomCreate: Pdu | undefined,
 ): number {
   const pl = store.authEventOfType(event, T.powerLevels);
-  const create = rules.createInAuthEvents ? store.authEventOfType(event, T.create) : roomCreate;
+  const create = rules.auth.createInAuthEvents ? store.authEventOfType(event, T.create) : roomCreate;
   return userLevel(event.sender, pl, create, rules);
 }
 

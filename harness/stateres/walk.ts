@@ -18,7 +18,7 @@ import { selectAuthEvents } from "./selection.ts";
 import { EventStore } from "./store.ts";
 import { StateResInputError, T, eventStateKey, type Pdu, type PduInput, type StateMap } from "./types.ts";
 import type { ResolveOptions } from "./v2.ts";
-import type { RoomVersionRules } from "./versions.ts";
+import type { RoomVersionRules } from "../crypto/index.ts";
 
 export interface WalkOptions extends Omit<ResolveOptions, "roomCreateId"> {
   /** Events whose state-after to return. */
@@ -51,7 +51,7 @@ export function buildRoom(inputs: readonly PduInput[], rules: RoomVersionRules, 
     throw new StateResInputError(`more than one m.room.create event (${creates.map((e) => e.event_id).join(", ")})`);
   }
   const createId = creates[0]?.event_id;
-  if (rules.roomIdFromCreateEvent && createId === undefined && inputs.length > 0) {
+  if (rules.format.roomIdFormat === "create-event-reference-hash" && createId === undefined && inputs.length > 0) {
     throw new StateResInputError("room version 12 needs the room's m.room.create event among the events");
   }
   for (const e of inputs) {
@@ -64,7 +64,7 @@ export function buildRoom(inputs: readonly PduInput[], rules: RoomVersionRules, 
       if (ae.state_key === undefined) throw new StateResInputError(`event ${e.event_id} names ${a}, not a state event, as an auth event`);
       // https://spec.matrix.org/v1.19/rooms/v12/#authorisation-rules: the create event "MUST NOT
       // be selected"; an event that lists it would be rejected on receipt, so it is bad input here.
-      if (!rules.createInAuthEvents && a === createId) {
+      if (!rules.auth.createInAuthEvents && a === createId) {
         throw new StateResInputError(`room version ${rules.id}: event ${e.event_id} lists the m.room.create event among its auth events`);
       }
     }

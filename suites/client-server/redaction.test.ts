@@ -3,7 +3,6 @@
 // Spec: client-server-api/#redactions, #put_matrixclientv3roomsroomidredacteventidtxnid, rooms/v*/#redactions.
 import { ROOM_VERSIONS as FORMAT_RULES, type RoomVersionId } from "../../harness/crypto/index.ts";
 import { cs, describe, expect, newTxnId, spec, test, type Body, type MatrixClient } from "../../harness/fixtures/index.ts";
-import { roomVersion as authRules } from "../../harness/stateres/index.ts";
 
 const REDACT = "client-server-api/#put_matrixclientv3roomsroomidredacteventidtxnid";
 
@@ -33,7 +32,7 @@ function onePerRuleClass(rule: (version: RoomVersionId) => unknown): string[] {
 }
 
 /** Who may redact (v1-v2 auth the redaction by sender domain; v3+ check when applying it) and where `redacts` sits (top level before v11). */
-const REDACTING = onePerRuleClass((v) => [authRules(v)!.redactionRule, FORMAT_RULES[v].redactsLocation]);
+const REDACTING = onePerRuleClass((v) => [FORMAT_RULES[v].auth.redactionRule, FORMAT_RULES[v].format.redactsLocation]);
 /** What the redaction algorithm keeps of the content of an event of `type`. */
 const keeping = (type: string) => onePerRuleClass((v) => FORMAT_RULES[v].redaction.keptContent[type] ?? null);
 

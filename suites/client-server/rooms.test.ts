@@ -2,7 +2,7 @@
 // power, creation_content, power_level_content_override and room aliases.
 // Spec: client-server-api/#creation, #post_matrixclientv3createroom, #permissions, rooms/v12.
 import { cs, describe, expect, newTxnId, spec, test, type Body, type ClientEvent, type MatrixClient } from "../../harness/fixtures/index.ts";
-import { roomVersion as authRules, type RoomVersionRules } from "../../harness/stateres/index.ts";
+import { roomVersion as authRules, type RoomVersionRules } from "../../harness/crypto/index.ts";
 
 // ---- local helpers (room versions) ----
 
@@ -31,10 +31,10 @@ function onePerRuleClass(rule: (r: RoomVersionRules) => unknown, among: string[]
 }
 
 /** How the server forms the create event: content.creator (v1-v10), the sender as creator (v11), the room ID from the create event (v12). */
-const CREATE_EVENT_CLASSES = onePerRuleClass((r) => [r.createRequiresCreator, r.creatorIsSender, r.roomIdFromCreateEvent]);
+const CREATE_EVENT_CLASSES = onePerRuleClass((r) => [r.auth.createRequiresCreator, r.auth.creatorIsSender, r.format.roomIdFormat]);
 /** Who the creator is before creators had infinite power: content.creator (v1-v10) or the sender (v11). */
 const PRE_V12_CREATOR_CLASSES = onePerRuleClass(
-  (r) => [r.createRequiresCreator, r.creatorIsSender],
+  (r) => [r.auth.createRequiresCreator, r.auth.creatorIsSender],
   PRE_V12_VERSIONS,
 );
 

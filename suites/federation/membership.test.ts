@@ -109,7 +109,7 @@ describe.each(FORMAT_CLASSES.map((v) => [v]))("room version %s", (version) => {
   });
 
   describe("knocks", () => {
-    const knocking = authRulesFor(knownVersion(version)).knock;
+    const knocking = authRulesFor(knownVersion(version)).auth.knock;
     if (knocking) {
       test("a peer user knocks on a target room with make_knock and send_knock; the room admin sees the knock", spec(SEND_KNOCK, "1.1"), async ({ peer, alice, skip }) => {
         await skipUnlessRoomVersion(skip, alice, version);
@@ -127,7 +127,7 @@ describe.each(FORMAT_CLASSES.map((v) => [v]))("room version %s", (version) => {
         // not among them, the case make_knock answers with 400 M_INCOMPATIBLE_ROOM_VERSION.
         await skipUnlessRoomVersion(skip, alice, version);
         const roomId = await alice.createRoom({ preset: "public_chat", room_version: version });
-        const res = await peer.request("GET", fed.v1`/make_knock/${roomId}/${peer.userId("bob")}`, { query: { ver: ROOM_VERSION_IDS.filter((v) => authRulesFor(knownVersion(v)).knock) } });
+        const res = await peer.request("GET", fed.v1`/make_knock/${roomId}/${peer.userId("bob")}`, { query: { ver: ROOM_VERSION_IDS.filter((v) => authRulesFor(knownVersion(v)).auth.knock) } });
         expect(res).toBeMatrixError(400, "M_INCOMPATIBLE_ROOM_VERSION");
         expect(res.body.room_version, "room_version names the room's version").toBe(version);
       });

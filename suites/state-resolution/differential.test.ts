@@ -59,7 +59,8 @@ import {
   type ModelAnswer,
   type Op,
 } from "../../harness/stateres/differential.ts";
-import { roomVersion, stateKey } from "../../harness/stateres/index.ts";
+import { roomVersion } from "../../harness/crypto/index.ts";
+import { stateKey } from "../../harness/stateres/index.ts";
 
 const VERSIONS = [
   { version: "10", section: "rooms/v10/#state-resolution", since: "1.3" },

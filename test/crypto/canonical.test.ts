@@ -128,7 +128,7 @@ describe("numbers", () => {
   });
 
   it("the room-version table says which versions enforce the strict rules: 6 and later", () => {
-    const strict = ROOM_VERSION_IDS.filter((v) => ROOM_VERSIONS[v].strictCanonicalJson);
+    const strict = ROOM_VERSION_IDS.filter((v) => ROOM_VERSIONS[v].format.strictCanonicalJson);
     expect(strict).toEqual(["6", "7", "8", "9", "10", "11", "12"]);
     expect(canonicalOptionsFor("5")).toEqual({ strict: false });
     expect(canonicalOptionsFor("6")).toEqual({ strict: true });

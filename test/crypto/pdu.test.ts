@@ -36,7 +36,7 @@ const createDraft: PduDraft = {
 describe("the room-version table's PDU facts", () => {
   it("groups versions by PDU shape and event ID format as the spec does", () => {
     const facts = Object.fromEntries(
-      ROOM_VERSION_IDS.map((v) => [v, [ROOM_VERSIONS[v].pduShape, ROOM_VERSIONS[v].eventIdFormat]]),
+      ROOM_VERSION_IDS.map((v) => [v, [ROOM_VERSIONS[v].format.pduShape, ROOM_VERSIONS[v].format.eventIdFormat]]),
     );
     expect(facts).toEqual({
       "1": ["v1", "server-assigned"],
@@ -52,10 +52,10 @@ describe("the room-version table's PDU facts", () => {
       "11": ["v11", "reference-hash-base64url"],
       "12": ["v12", "reference-hash-base64url"],
     });
-    expect(ROOM_VERSION_IDS.filter((v) => ROOM_VERSIONS[v].roomIdFormat !== "server-assigned")).toEqual(["12"]);
-    expect(ROOM_VERSION_IDS.filter((v) => !ROOM_VERSIONS[v].createEventInAuthEvents)).toEqual(["12"]);
-    expect(ROOM_VERSION_IDS.filter((v) => ROOM_VERSIONS[v].redactsLocation === "content")).toEqual(["11", "12"]);
-    expect(ROOM_VERSION_IDS.filter((v) => ROOM_VERSIONS[v].maxDepth === 2n ** 63n - 1n)).toEqual(["1", "2", "3", "4", "5"]);
+    expect(ROOM_VERSION_IDS.filter((v) => ROOM_VERSIONS[v].format.roomIdFormat !== "server-assigned")).toEqual(["12"]);
+    expect(ROOM_VERSION_IDS.filter((v) => !ROOM_VERSIONS[v].auth.createInAuthEvents)).toEqual(["12"]);
+    expect(ROOM_VERSION_IDS.filter((v) => ROOM_VERSIONS[v].format.redactsLocation === "content")).toEqual(["11", "12"]);
+    expect(ROOM_VERSION_IDS.filter((v) => ROOM_VERSIONS[v].format.maxDepth === 2n ** 63n - 1n)).toEqual(["1", "2", "3", "4", "5"]);
     expect(ROOM_VERSION_IDS.every((v) => ROOM_VERSIONS[v].stability === "stable")).toBe(true);
   });
 });

@@ -4,7 +4,8 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { describe, expect, test } from "vitest";
-import { buildRoom, resolveState, roomVersion, type StateMap } from "../../harness/stateres/index.ts";
+import { buildRoom, resolveState, type StateMap } from "../../harness/stateres/index.ts";
+import { roomVersion } from "../../harness/crypto/index.ts";
 import { runScenario, stateToObject, type ScenarioInput } from "../../harness/stateres/scenario.ts";
 
 const dir = new URL("../../fixtures/stateres/", import.meta.url);

@@ -4,12 +4,11 @@ import { signingKeyFromSeed } from "../../harness/crypto/ed25519.ts";
 import { jsonSignature } from "../../harness/crypto/signing.ts";
 import {
   EventStore,
-  roomVersion,
   stateKey,
   type Pdu,
-  type RoomVersionRules,
   type StateMap,
 } from "../../harness/stateres/index.ts";
+import { roomVersion, type RoomVersionRules } from "../../harness/crypto/index.ts";
 
 export const ALICE = "@alice:example.com";
 export const BOB = "@bob:example.com";

@@ -19,9 +19,9 @@ import {
   selectAuthEvents,
   stateKey,
   type Pdu,
-  type RoomVersionRules,
   type StateMap,
 } from "../../harness/stateres/index.ts";
+import { type RoomVersionRules } from "../../harness/crypto/index.ts";
 
 export const USERS = ["@alice:a.example", "@bob:a.example", "@carol:b.example", "@dave:b.example", "@erin:a.example"] as const;
 
@@ -105,7 +105,7 @@ export interface HistoryOptions {
 export function buildHistory(rules: RoomVersionRules, plan: readonly Step[], options: HistoryOptions = {}): History {
   const creator = USERS[0];
   const passive = options.passiveCreator ?? false;
-  const v12 = rules.infiniteCreatorPower;
+  const v12 = rules.auth.infiniteCreatorPower;
   const events: Pdu[] = [];
   const store = new EventStore();
   let ts = 1000;
@@ -120,7 +120,7 @@ export function buildHistory(rules: RoomVersionRules, plan: readonly Step[], opt
   const server = (user: string): string => user.slice(user.indexOf(":") + 1);
 
   const createContent: Record<string, unknown> = passive ? { creator } : { room_version: rules.id };
-  if (!rules.creatorIsSender) createContent["creator"] = creator;
+  if (!rules.auth.creatorIsSender) createContent["creator"] = creator;
   const roomCreate: Pdu = {
     event_id: newId("a.example"),
     type: "m.room.create",
@@ -235,7 +235,7 @@ export function buildHistory(rules: RoomVersionRules, plan: readonly Step[], opt
     switch (action) {
       case "join": {
         const via = pick(joined, step.target);
-        add(memberEvent(actor, actor, "join", rules.restricted && step.value % 2 === 1 ? { join_authorised_via_users_server: via } : {}));
+        add(memberEvent(actor, actor, "join", rules.auth.restricted && step.value % 2 === 1 ? { join_authorised_via_users_server: via } : {}));
         break;
       }
       case "leave":

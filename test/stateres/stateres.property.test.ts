@@ -6,7 +6,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import {
-  ROOM_VERSION_IDS,
   buildRoom,
   compareCodePoints,
   isPowerEvent,
@@ -14,12 +13,12 @@ import {
   partitionStates,
   resolveState,
   resolveV2,
-  roomVersion,
   splitStateKey,
   stateKey,
   type StateMap,
   type V2Trace,
 } from "../../harness/stateres/index.ts";
+import { ROOM_VERSION_IDS, roomVersion } from "../../harness/crypto/index.ts";
 import { runScenario } from "../../harness/stateres/scenario.ts";
 import { buildHistory, historyScenario, planArb, walkStates, type History, type Step } from "./histories.ts";
 
@@ -170,7 +169,7 @@ for (const version of ROOM_VERSION_IDS) {
           const power = [...fcs].filter((id) => isPowerEvent(h.store.get(id)));
           const x = new Set([...power, ...power.flatMap((p) => [...chain(p)].filter((a) => fcs.has(a)))]);
           expect([...trace.powerOrder!].sort()).toEqual([...x].sort());
-          const roomCreate = rules.createInAuthEvents ? undefined : h.store.get(h.createId);
+          const roomCreate = rules.auth.createInAuthEvents ? undefined : h.store.get(h.createId);
           const key = (id: string) => [-senderPowerFromAuthEvents(h.store.get(id), h.store, rules, roomCreate), h.store.get(id).origin_server_ts, id] as const;
           const less = (a: string, b: string): boolean => {
             const [pa, ta, ia] = key(a);
