@@ -7,7 +7,9 @@
 // mistaken for the behaviour under test.
 
 import { Agent, request as undiciRequest, type Dispatcher } from "undici";
+import { settings } from "../settings.ts";
 import { ExchangeLog, cutBody, formatExchange, selectHeaders, type Exchange, type SchemaCheck, type SchemaViolation } from "./exchange.ts";
+import { digestOf, encodeMultipart, isBinaryBody, parseMultipart, type MultipartPart, type ReceivedPart } from "./binary.ts";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -43,6 +45,10 @@ export interface RequestOptions {
   body?: unknown;
   /** A raw body sent as is (for malformed-input tests), with its content type. */
   rawBody?: string;
+  /** Bytes sent as is (a media upload), with `contentType` (default application/octet-stream). */
+  bytes?: Uint8Array;
+  /** A multipart body built from these parts (multipart/form-data unless `contentType` says mixed). */
+  multipart?: MultipartPart[];
   contentType?: string;
   /** `null` sends no token even when the client has one. */
   token?: string | null;
@@ -55,9 +61,14 @@ export interface Response<T = Body> {
   headers: Record<string, string>;
   /** Parsed JSON, or undefined when the body was empty or not JSON. */
   body: T;
+  /** The body decoded as UTF-8; "" for a binary body (see `bytes`). */
   text: string;
   /** True when the body was sent with a JSON content type and parsed. */
   json: boolean;
+  /** The body's bytes as received, whatever its content type. */
+  bytes: Buffer;
+  /** The parts of a multipart body (e.g. a federation media download), when it parsed. */
+  parts?: ReceivedPart[];
   exchange: Exchange;
 }
 
@@ -106,6 +117,8 @@ export const cs = {
   v3: path("/_matrix/client/v3"),
   v1: path("/_matrix/client/v1"),
   r0: path("/_matrix/client/r0"),
+  /** The unauthenticated media API (upload stays here; downloads moved to client v1 in v1.11). */
+  media: path("/_matrix/media/v3"),
   raw: path(""),
 };
 
@@ -125,7 +138,8 @@ export async function performExchange<T = Body>(call: {
   /** The request path the schema check matches (no query string). */
   schemaPath: string;
   headers: Record<string, string>;
-  payload?: string;
+  /** A string is recorded as text; bytes are recorded as a digest (size, type, sha256). */
+  payload?: string | Uint8Array;
   timeoutMs: number;
 }): Promise<{ response: Response<T>; exchange: Exchange; transportError?: string }> {
   const { timeoutMs: timeout } = call;
@@ -133,7 +147,7 @@ export async function performExchange<T = Body>(call: {
   const t0 = performance.now();
   let status: number | undefined;
   let resHeaders: Record<string, string> = {};
-  let text = "";
+  let raw = Buffer.alloc(0);
   let transportError: string | undefined;
   try {
     const res = await undiciRequest(call.url, {
@@ -147,7 +161,7 @@ export async function performExchange<T = Body>(call: {
     });
     status = res.statusCode;
     resHeaders = flattenHeaders(res.headers);
-    text = await res.body.text();
+    raw = Buffer.from(await res.body.arrayBuffer());
   } catch (err) {
     transportError = describeTransportError(err, timeout);
   }
@@ -155,6 +169,10 @@ export async function performExchange<T = Body>(call: {
   const t1 = performance.now();
 
   const contentType = resHeaders["content-type"];
+  // A binary body (media, multipart) is never decoded as text or JSON; the log keeps its digest.
+  const binary = isBinaryBody(raw, contentType);
+  const text = binary ? "" : raw.toString("utf8");
+  const parts = binary && contentType?.toLowerCase().includes("multipart/") ? parseMultipart(raw, contentType) : undefined;
   let body: unknown;
   let json = false;
   if (text && contentType?.toLowerCase().includes("json")) {
@@ -175,17 +193,19 @@ export async function performExchange<T = Body>(call: {
     method: call.method,
     url: call.url,
     requestHeaders: selectHeaders(call.headers),
-    requestBody: cutBody(call.payload),
+    ...(typeof call.payload === "string" || call.payload === undefined
+      ? { requestBody: cutBody(call.payload) }
+      : { requestBinary: digestOf(call.payload, headerValue(call.headers, "content-type")) }),
     status,
     responseHeaders: selectHeaders(resHeaders),
-    responseBody: cutBody(text),
+    ...(binary ? { responseBinary: digestOf(raw, contentType) } : { responseBody: cutBody(text) }),
     startedAt: startedAt.toISOString(),
     durationMs,
     schema,
     error: transportError,
   });
   exchange.overheadMs = performance.now() - t1;
-  return { response: { status: status ?? 0, headers: resHeaders, body: body as T, text, json, exchange }, exchange, transportError };
+  return { response: { status: status ?? 0, headers: resHeaders, body: body as T, text, json, bytes: raw, ...(parts ? { parts } : {}), exchange }, exchange, transportError };
 }
 
 export class MatrixClient {
@@ -209,7 +229,7 @@ export class MatrixClient {
     this.accessToken = opts.accessToken;
     this.userId = opts.userId;
     this.deviceId = opts.deviceId;
-    this.timeoutMs = opts.timeoutMs ?? 20_000;
+    this.timeoutMs = opts.timeoutMs ?? settings().requestTimeoutMs;
     this.channel = opts.channel ?? "client";
   }
 
@@ -233,8 +253,15 @@ export class MatrixClient {
     const headers: Record<string, string> = { ...opts.headers };
     const token = opts.token === null ? undefined : (opts.token ?? this.accessToken);
     if (token) headers.authorization = `Bearer ${token}`;
-    let payload: string | undefined;
-    if (opts.rawBody !== undefined) {
+    let payload: string | Uint8Array | undefined;
+    if (opts.bytes !== undefined) {
+      payload = opts.bytes;
+      headers["content-type"] = opts.contentType ?? "application/octet-stream";
+    } else if (opts.multipart !== undefined) {
+      const built = encodeMultipart(opts.multipart, opts.contentType?.startsWith("multipart/mixed") ? "mixed" : "form-data");
+      payload = built.body;
+      headers["content-type"] = built.contentType;
+    } else if (opts.rawBody !== undefined) {
       payload = opts.rawBody;
       headers["content-type"] = opts.contentType ?? "application/json";
     } else if (opts.body !== undefined) {
@@ -360,12 +387,12 @@ export class MatrixClient {
    * the server until something happens or its own timeout runs out.
    */
   async syncUntil(what: string, predicate: (res: SyncResponse) => boolean, opts: { timeoutMs?: number; filter?: string } = {}): Promise<SyncResponse> {
-    const timeoutMs = opts.timeoutMs ?? 10_000;
+    const timeoutMs = opts.timeoutMs ?? settings().syncWaitMs;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw new WaitTimedOut(what, timeoutMs);
-      const res = await this.sync({ timeout: Math.min(remaining, 5_000), filter: opts.filter });
+      const res = await this.sync({ timeout: Math.min(remaining, settings().syncPollMs), filter: opts.filter });
       if (predicate(res)) return res;
     }
   }
@@ -413,6 +440,11 @@ export interface SyncResponse {
   account_data?: { events: Body[] };
   presence?: { events: Body[] };
   to_device?: { events: Body[] };
+}
+
+function headerValue(h: Record<string, string>, name: string): string | undefined {
+  for (const [k, v] of Object.entries(h)) if (k.toLowerCase() === name) return v;
+  return undefined;
 }
 
 function flattenHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {

@@ -1,5 +1,8 @@
 // One request/response pair as seen on the wire, and the per-test log that keeps them.
 // Exchanges are what a failing test shows its reader: keep them small, ordered and JSON-safe.
+// A binary body (media, multipart) is kept as a digest (size, content type, sha256), never as bytes.
+
+import { describeDigest, type BodyDigest } from "./binary.ts";
 
 /** A schema problem found in a response, as the schema layer reports it. */
 export interface SchemaViolation {
@@ -35,9 +38,13 @@ export interface Exchange {
   url: string;
   requestHeaders: Record<string, string>;
   requestBody?: string;
+  /** A binary request body (media upload, multipart), recorded instead of `requestBody`. */
+  requestBinary?: BodyDigest;
   status?: number;
   responseHeaders?: Record<string, string>;
   responseBody?: string;
+  /** A binary response body (download, thumbnail, multipart), recorded instead of `responseBody`. */
+  responseBinary?: BodyDigest;
   startedAt: string;
   durationMs: number;
   /** Time the harness spent on this exchange beyond the request itself (recording, schema checks). */
@@ -100,7 +107,9 @@ export class ExchangeLog {
 export function formatExchange(e: Exchange): string {
   const lines = [`#${e.seq} ${e.method} ${e.url}`];
   if (e.requestBody) lines.push(`  request: ${oneLine(e.requestBody, 400)}`);
+  if (e.requestBinary) lines.push(`  request: binary body, ${describeDigest(e.requestBinary)}`);
   if (e.error) lines.push(`  transport error: ${e.error}`);
+  else if (e.responseBinary) lines.push(`  -> ${e.status} (${e.durationMs.toFixed(0)} ms): binary body, ${describeDigest(e.responseBinary)}`);
   else lines.push(`  -> ${e.status} (${e.durationMs.toFixed(0)} ms): ${oneLine(e.responseBody ?? "", 600)}`);
   for (const v of e.schema?.errors ?? []) {
     lines.push(`  schema (${e.schema?.operation ?? "?"}): at '${v.instancePath || "/"}' ${v.message} [${v.rule}]`);
