@@ -26,7 +26,7 @@ describe("Global account data", () => {
     expect(await alice.put(globalPath(alice, TYPE), data)).toHaveStatus(200);
     const res = await alice.get(globalPath(alice, TYPE));
     expect(res).toHaveStatus(200);
-    expect(res.body).toEqual(data);
+    expect(res.body, "GET answers the global account data as it was PUT").toEqual(data);
   });
 
   test("answers a type that was never set with 404 M_NOT_FOUND", spec("client-server-api/#get_matrixclientv3useruseridaccount_datatype", "1.4"), async ({ alice }) => {
@@ -55,7 +55,7 @@ describe("Global account data", () => {
       event = res.account_data?.events.find((e: { type: string; content?: { marker?: unknown } }) => e.type === TYPE && e.content?.marker === data.marker);
       return event !== undefined;
     });
-    expect(event?.content).toEqual(data);
+    expect(event?.content, "the content /sync shows for the global account data").toEqual(data);
   });
 });
 
@@ -66,7 +66,7 @@ describe("Per-room account data", () => {
     expect(await alice.put(roomPath(alice, roomId, TYPE), data)).toHaveStatus(200);
     const res = await alice.get(roomPath(alice, roomId, TYPE));
     expect(res).toHaveStatus(200);
-    expect(res.body).toEqual(data);
+    expect(res.body, "GET answers the room account data as it was PUT").toEqual(data);
   });
 
   test("answers a type that was never set in the room with 404 M_NOT_FOUND", spec("client-server-api/#get_matrixclientv3useruseridroomsroomidaccount_datatype", "1.4"), async ({ alice }) => {
@@ -112,7 +112,7 @@ describe("Per-room account data", () => {
       event = events.find((e: { type: string; content?: { marker?: unknown } }) => e.type === TYPE && e.content?.marker === data.marker);
       return event !== undefined;
     });
-    expect(event?.content).toEqual(data);
+    expect(event?.content, "the content /sync shows for the room account data").toEqual(data);
   });
 });
 
@@ -151,6 +151,6 @@ describe("Server-managed account data types", () => {
     await alice.step("set the fully read marker", "POST", cs.v3`/rooms/${roomId}/read_markers`, { body: { "m.fully_read": eventId } });
     const res = await alice.get(roomPath(alice, roomId, "m.fully_read"));
     expect(res).toHaveStatus(200);
-    expect(res.body.event_id).toBe(eventId);
+    expect(res.body.event_id, "m.fully_read names the event the read marker was set to").toBe(eventId);
   });
 });

@@ -100,7 +100,7 @@ describe("POST /rooms/{roomId}/receipt/{receiptType}/{eventId}", () => {
       receipt = ephemeral(r, roomId, "m.receipt").map((e) => receiptOf(e, eventId, "m.read", bob.userId)).find((x) => x !== undefined);
       return receipt !== undefined;
     });
-    expect(receipt!.thread_id).toBe("main");
+    expect(receipt!.thread_id, "the thread_id /sync shows on a receipt sent for the main timeline").toBe("main");
   });
 
   test("an m.read.private receipt reaches only its sender", spec("client-server-api/#private-read-receipts", "1.4"), async ({ alice, bob }) => {

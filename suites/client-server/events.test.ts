@@ -60,11 +60,11 @@ describe("PUT /rooms/{roomId}/send/{eventType}/{txnId}", () => {
     await alice.syncPast(roomId, eventId);
     const got = await alice.get(cs.v3`/rooms/${roomId}/event/${eventId}`);
     expect(got).toHaveStatus(200);
-    expect(got.body.event_id).toBe(eventId);
-    expect(got.body.type).toBe("m.room.message");
-    expect(got.body.room_id).toBe(roomId);
-    expect(got.body.sender).toBe(alice.userId);
-    expect(got.body.content).toEqual(content);
+    expect(got.body.event_id, "GET /event's event_id is the ID the send answered").toBe(eventId);
+    expect(got.body.type, "GET /event's type is the type sent").toBe("m.room.message");
+    expect(got.body.room_id, "GET /event's room_id is the room sent to").toBe(roomId);
+    expect(got.body.sender, "GET /event's sender is the sending user").toBe(alice.userId);
+    expect(got.body.content, "GET /event's content is the content sent").toEqual(content);
   });
 
   test("rejects a user who is not in the room with 403 M_FORBIDDEN", spec("client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid", "1.0"), async ({ alice, bob }) => {
@@ -127,7 +127,7 @@ describe("transaction identifiers", () => {
     const b = await alice.put(cs.v3`/rooms/${roomId}/send/m.room.message/${newTxnId()}`, content);
     expect(a).toHaveStatus(200);
     expect(b).toHaveStatus(200);
-    expect(b.body.event_id).not.toBe(a.body.event_id);
+    expect(b.body.event_id, "two transaction IDs give two event IDs").not.toBe(a.body.event_id);
     const copies = (await messagesOf(alice, roomId, b.body.event_id)).filter((e) => e.content?.body === content.body);
     expect(copies, "both events are in the timeline").toHaveLength(2);
   });
@@ -140,9 +140,9 @@ describe("transaction identifiers", () => {
     const b = await alice.put(cs.v3`/rooms/${room2}/send/m.room.message/${txnId}`, { msgtype: "m.text", body: "room two" });
     expect(a).toHaveStatus(200);
     expect(b).toHaveStatus(200);
-    expect(b.body.event_id).not.toBe(a.body.event_id);
+    expect(b.body.event_id, "one transaction ID in two rooms gives two event IDs").not.toBe(a.body.event_id);
     await alice.syncPast(room2, b.body.event_id);
-    expect((await alice.get(cs.v3`/rooms/${room2}/event/${b.body.event_id}`)).body?.content?.body).toBe("room two");
+    expect((await alice.get(cs.v3`/rooms/${room2}/event/${b.body.event_id}`)).body?.content?.body, "the second room's event carries the second room's body").toBe("room two");
   });
 
   test("the same transaction ID from another device of the same user is a new request", spec("client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid", "1.7"), async ({ alice }) => {
@@ -154,7 +154,7 @@ describe("transaction identifiers", () => {
     const b = await other.put(cs.v3`/rooms/${roomId}/send/m.room.message/${txnId}`, { msgtype: "m.text", body: "device two" });
     expect(a).toHaveStatus(200);
     expect(b).toHaveStatus(200);
-    expect(b.body.event_id).not.toBe(a.body.event_id);
+    expect(b.body.event_id, "one transaction ID from two devices gives two event IDs").not.toBe(a.body.event_id);
   });
 });
 
@@ -168,14 +168,14 @@ describe("PUT and GET /rooms/{roomId}/state/{eventType}/{stateKey}", () => {
     expect(put).toHaveStatus(200);
     const got = await alice.get(cs.v3`/rooms/${roomId}/state/org.example.colour/${"some key"}`);
     expect(got).toHaveStatus(200);
-    expect(got.body).toEqual(content);
+    expect(got.body, "GET answers the state content as it was PUT").toEqual(content);
   });
 
   test("a second PUT to the same type and state key replaces the state", spec("client-server-api/#put_matrixclientv3roomsroomidstateeventtypestatekey", "1.0"), async ({ alice }) => {
     const roomId = await alice.createRoom({});
     await alice.sendState(roomId, "org.example.colour", "k", { colour: "red" });
     await alice.sendState(roomId, "org.example.colour", "k", { colour: "blue" });
-    expect(await alice.getState(roomId, "org.example.colour", "k")).toEqual({ colour: "blue" });
+    expect(await alice.getState(roomId, "org.example.colour", "k"), "the content after the second PUT").toEqual({ colour: "blue" });
   });
 
   test("GET /rooms/{roomId}/state includes the event with its type, state key, sender and content", spec("client-server-api/#get_matrixclientv3roomsroomidstate", "1.0"), async ({ alice }) => {
@@ -185,9 +185,9 @@ describe("PUT and GET /rooms/{roomId}/state/{eventType}/{stateKey}", () => {
     expect(res).toHaveStatus(200);
     const ev = (res.body as Body[]).find((e) => e.type === "org.example.colour" && e.state_key === "listed");
     expect(ev, "the state event is in the room state").toBeDefined();
-    expect(ev.event_id).toBe(eventId);
-    expect(ev.sender).toBe(alice.userId);
-    expect(ev.content).toEqual({ colour: "green" });
+    expect(ev.event_id, "the listed state event's event_id is the one the PUT answered").toBe(eventId);
+    expect(ev.sender, "the listed state event's sender").toBe(alice.userId);
+    expect(ev.content, "the listed state event's content").toEqual({ colour: "green" });
   });
 
   test("GET for a type and state key with no state answers 404 M_NOT_FOUND", spec("client-server-api/#get_matrixclientv3roomsroomidstateeventtypestatekey", "1.0"), async ({ alice }) => {
@@ -207,7 +207,7 @@ describe("PUT and GET /rooms/{roomId}/state/{eventType}/{stateKey}", () => {
     expect(bobLevel, "precondition: bob is below the level for m.room.topic").toBeLessThan(needed);
     const res = await bob.put(cs.v3`/rooms/${roomId}/state/m.room.topic/`, { topic: "bob's topic" });
     expect(res).toBeMatrixError(403, "M_FORBIDDEN");
-    expect((await alice.getState(roomId, "m.room.topic")).topic).toBe("the original topic");
+    expect((await alice.getState(roomId, "m.room.topic")).topic, "the topic after a refused state change").toBe("the original topic");
   });
 
   test("a user who is not in the room cannot send a state event: 403 M_FORBIDDEN", spec("client-server-api/#put_matrixclientv3roomsroomidstateeventtypestatekey", "1.0"), async ({ alice, bob }) => {
@@ -241,6 +241,6 @@ describe("PUT and GET /rooms/{roomId}/state/{eventType}/{stateKey}", () => {
     await alice.sendState(roomId, "m.room.topic", "", { topic: "after bob left" });
     const res = await bob.get(cs.v3`/rooms/${roomId}/state/m.room.topic/`);
     expect(res).toHaveStatus(200);
-    expect(res.body.topic).toBe("before bob left");
+    expect(res.body.topic, "the topic a user who left reads: the one when they left").toBe("before bob left");
   });
 });

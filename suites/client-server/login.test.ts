@@ -52,7 +52,7 @@ describe("GET /_matrix/client/v3/login", () => {
     await logIn(api, localpartOf(alice.userId), alice.password);
     const res = await api.get(cs.v3`/login`, { token: null });
     expect(res).toHaveStatus(200);
-    expect((res.body.flows as Array<{ type: string }>).map((f) => f.type)).toContain("m.login.password");
+    expect((res.body.flows as Array<{ type: string }>).map((f) => f.type), "the login flow types GET /login lists").toContain("m.login.password");
   });
 });
 
@@ -67,7 +67,7 @@ describe("POST /_matrix/client/v3/login", () => {
   test("logs a user in with a password and an m.id.user identifier holding the full user ID", spec("client-server-api/#post_matrixclientv3login", "1.0"), async ({ api, alice }) => {
     const res = await passwordLogin(api, alice.userId, alice.password);
     expect(res).toHaveStatus(200);
-    expect(res.body.user_id).toBe(alice.userId);
+    expect(res.body.user_id, "user_id must be the fully qualified ID of the account").toBe(alice.userId);
   });
 
   test("rejects a wrong password with 403 M_FORBIDDEN", spec("client-server-api/#post_matrixclientv3login", "1.0"), async ({ api, alice }) => {
@@ -129,7 +129,7 @@ describe("GET /_matrix/client/v3/account/whoami", () => {
     const session = await logIn(api, alice.userId, alice.password);
     const res = await whoamiWith(api, session.accessToken);
     expect(res).toHaveStatus(200);
-    expect(res.body.user_id).toBe(alice.userId);
+    expect(res.body.user_id, "whoami's user_id is the token's user").toBe(alice.userId);
     expect(res.body.device_id, "device_id is required when the token has a device").toBe(session.deviceId);
   });
 });
@@ -150,7 +150,7 @@ describe("Using access tokens", () => {
     // Deprecated for clients since v1.11, but homeservers must still support both methods.
     const res = await api.get(cs.v3`/account/whoami`, { token: null, query: { access_token: alice.accessToken } });
     expect(res).toHaveStatus(200);
-    expect(res.body.user_id).toBe(alice.userId);
+    expect(res.body.user_id, "whoami's user_id for a token in the query string").toBe(alice.userId);
   });
 
   test("answers an unknown access token in the query parameter with 401 M_UNKNOWN_TOKEN", spec("client-server-api/#get_matrixclientv3accountwhoami", "1.0"), async ({ api }) => {
@@ -170,7 +170,7 @@ describe("POST /_matrix/client/v3/logout", () => {
       expect(await whoamiWith(api, session.accessToken), "the logged-out token must no longer work").toBeMatrixError(401, "M_UNKNOWN_TOKEN");
       const other = await whoamiWith(api, alice.accessToken);
       expect(other, "the user's other session must keep working").toHaveStatus(200);
-      expect(other.body.user_id).toBe(alice.userId);
+      expect(other.body.user_id, "whoami's user_id for the other session").toBe(alice.userId);
       expect(await getDevice(api, alice.accessToken, session.deviceId), "the logged-out device must be deleted").toHaveStatus(404);
     },
   );

@@ -35,12 +35,12 @@ describe("inviting and joining", () => {
     const invite = await alice.post(cs.v3`/rooms/${roomId}/invite`, { user_id: bob.userId });
     expect(invite).toHaveStatus(200);
     const ev = await memberEvent(alice, roomId, bob.userId);
-    expect(ev.content.membership).toBe("invite");
-    expect(ev.sender).toBe(alice.userId);
+    expect(ev.content.membership, "the invitee's membership after the invite").toBe("invite");
+    expect(ev.sender, "the invite's sender is the inviter").toBe(alice.userId);
     const join = await bob.post(cs.v3`/rooms/${roomId}/join`, {});
     expect(join).toHaveStatus(200);
-    expect(join.body.room_id).toBe(roomId);
-    expect(await membershipOf(alice, roomId, bob.userId)).toBe("join");
+    expect(join.body.room_id, "POST /join answers the joined room's ID").toBe(roomId);
+    expect(await membershipOf(alice, roomId, bob.userId), "the invitee's membership after joining").toBe("join");
   });
 
   test("the invitee's /sync invite_state includes the room's m.room.create event", spec("client-server-api/#get_matrixclientv3sync", "1.16"), async ({ alice, bob }) => {
@@ -49,15 +49,15 @@ describe("inviting and joining", () => {
     await alice.invite(roomId, bob.userId);
     const res = await bob.syncUntil(`an invite to ${roomId}`, (r) => r.rooms?.invite?.[roomId] !== undefined);
     const types = (res.rooms!.invite![roomId]!.invite_state?.events ?? []).map((e: Body) => e.type);
-    expect(types).toContain("m.room.create");
+    expect(types, "event types in the invitee's invite_state").toContain("m.room.create");
   });
 
   test("a user joins a public room by ID without an invite", spec("client-server-api/#post_matrixclientv3joinroomidoralias", "1.0"), async ({ alice, bob }) => {
     const roomId = await alice.createRoom({ preset: "public_chat" });
     const res = await bob.post(cs.v3`/join/${roomId}`, {});
     expect(res).toHaveStatus(200);
-    expect(res.body.room_id).toBe(roomId);
-    expect(await membershipOf(alice, roomId, bob.userId)).toBe("join");
+    expect(res.body.room_id, "POST /join answers the joined room's ID").toBe(roomId);
+    expect(await membershipOf(alice, roomId, bob.userId), "the membership of a user who joined a public room").toBe("join");
   });
 
   test("joining an invite-only room without an invite is refused with 403 M_FORBIDDEN", spec("client-server-api/#post_matrixclientv3joinroomidoralias", "1.0"), async ({ alice, bob }) => {
@@ -65,7 +65,7 @@ describe("inviting and joining", () => {
     const res = await bob.post(cs.v3`/join/${roomId}`, {});
     expect(res).toBeMatrixError(403, "M_FORBIDDEN");
     await alice.syncUntilMembership(roomId, alice.userId, "join");
-    expect(await joinedMembers(alice, roomId)).not.toContain(bob.userId);
+    expect(await joinedMembers(alice, roomId), "joined members after a refused join").not.toContain(bob.userId);
   });
 
   test("a member below the invite level cannot invite: 403 M_FORBIDDEN", spec("client-server-api/#post_matrixclientv3roomsroomidinvite", "1.0"), async ({ alice, bob, charlie }) => {
@@ -83,7 +83,7 @@ describe("inviting and joining", () => {
     await bob.joinRoom(roomId);
     const res = await alice.post(cs.v3`/rooms/${roomId}/invite`, { user_id: bob.userId });
     expect(res).toHaveStatus(403);
-    expect(await membershipOf(alice, roomId, bob.userId)).toBe("join");
+    expect(await membershipOf(alice, roomId, bob.userId), "the membership of a joined user after a refused invite").toBe("join");
   });
 });
 
@@ -94,12 +94,12 @@ describe("leaving", () => {
     const roomId = await alice.createRoom({ preset: "public_chat" });
     await bob.joinRoom(roomId);
     await alice.syncUntilMembership(roomId, bob.userId, "join");
-    expect(await joinedMembers(alice, roomId)).toContain(bob.userId);
+    expect(await joinedMembers(alice, roomId), "joined members before the leave").toContain(bob.userId);
     const res = await bob.post(cs.v3`/rooms/${roomId}/leave`, {});
     expect(res).toHaveStatus(200);
-    expect(await membershipOf(alice, roomId, bob.userId)).toBe("leave");
+    expect(await membershipOf(alice, roomId, bob.userId), "the membership after leaving").toBe("leave");
     await alice.syncUntilMembership(roomId, bob.userId, "leave");
-    expect(await joinedMembers(alice, roomId)).not.toContain(bob.userId);
+    expect(await joinedMembers(alice, roomId), "joined members after the leave").not.toContain(bob.userId);
   });
 
   test("leaving a room the user is invited to rejects the invite", spec("client-server-api/#post_matrixclientv3roomsroomidleave", "1.0"), async ({ alice, bob }) => {
@@ -107,7 +107,7 @@ describe("leaving", () => {
     await alice.invite(roomId, bob.userId);
     const res = await bob.post(cs.v3`/rooms/${roomId}/leave`, {});
     expect(res).toHaveStatus(200);
-    expect(await membershipOf(alice, roomId, bob.userId)).toBe("leave");
+    expect(await membershipOf(alice, roomId, bob.userId), "the membership after rejecting the invite").toBe("leave");
     expect(await bob.post(cs.v3`/join/${roomId}`, {}), "the rejected invite no longer lets bob in").toBeMatrixError(403, "M_FORBIDDEN");
   });
 
@@ -133,9 +133,9 @@ describe("kicking", () => {
     const res = await alice.post(cs.v3`/rooms/${roomId}/kick`, { user_id: bob.userId, reason: "testing kicks" });
     expect(res).toHaveStatus(200);
     const ev = await memberEvent(alice, roomId, bob.userId);
-    expect(ev.content.membership).toBe("leave");
-    expect(ev.sender).toBe(alice.userId);
-    expect(ev.content.reason).toBe("testing kicks");
+    expect(ev.content.membership, "the kicked user's membership").toBe("leave");
+    expect(ev.sender, "the kick's sender is the kicker").toBe(alice.userId);
+    expect(ev.content.reason, "the kick's reason is kept in the member event").toBe("testing kicks");
   });
 
   test("a member below the kick level cannot kick: 403 M_FORBIDDEN", spec("client-server-api/#post_matrixclientv3roomsroomidkick", "1.0"), async ({ alice, bob, charlie }) => {
@@ -144,7 +144,7 @@ describe("kicking", () => {
     await charlie.joinRoom(roomId);
     const res = await charlie.post(cs.v3`/rooms/${roomId}/kick`, { user_id: bob.userId });
     expect(res).toBeMatrixError(403, "M_FORBIDDEN");
-    expect(await membershipOf(alice, roomId, bob.userId)).toBe("join");
+    expect(await membershipOf(alice, roomId, bob.userId), "the membership of the user a refused kick aimed at").toBe("join");
   });
 
   test("a kicked user may rejoin a public room", spec("client-server-api/#post_matrixclientv3joinroomidoralias", "1.0"), async ({ alice, bob }) => {
@@ -154,7 +154,7 @@ describe("kicking", () => {
     await alice.step("kick bob", "POST", cs.v3`/rooms/${roomId}/kick`, { body: { user_id: bob.userId } });
     const res = await bob.post(cs.v3`/join/${roomId}`, {});
     expect(res).toHaveStatus(200);
-    expect(await membershipOf(alice, roomId, bob.userId)).toBe("join");
+    expect(await membershipOf(alice, roomId, bob.userId), "the membership of a kicked user who rejoined").toBe("join");
   });
 });
 
@@ -167,16 +167,16 @@ describe("banning", () => {
     const res = await alice.post(cs.v3`/rooms/${roomId}/ban`, { user_id: bob.userId, reason: "testing bans" });
     expect(res).toHaveStatus(200);
     const ev = await memberEvent(alice, roomId, bob.userId);
-    expect(ev.content.membership).toBe("ban");
-    expect(ev.sender).toBe(alice.userId);
-    expect(ev.content.reason).toBe("testing bans");
+    expect(ev.content.membership, "the banned user's membership").toBe("ban");
+    expect(ev.sender, "the ban's sender is the banner").toBe(alice.userId);
+    expect(ev.content.reason, "the ban's reason is kept in the member event").toBe("testing bans");
     expect(await bob.post(cs.v3`/join/${roomId}`, {})).toBeMatrixError(403, undefined, BANNED_JOIN);
   });
 
   test("a user can be banned before ever joining, and then cannot join", spec("client-server-api/#post_matrixclientv3roomsroomidban", "1.0"), async ({ alice, bob }) => {
     const roomId = await alice.createRoom({ preset: "public_chat" });
     expect(await alice.post(cs.v3`/rooms/${roomId}/ban`, { user_id: bob.userId })).toHaveStatus(200);
-    expect(await membershipOf(alice, roomId, bob.userId)).toBe("ban");
+    expect(await membershipOf(alice, roomId, bob.userId), "the membership of a user banned before joining").toBe("ban");
     expect(await bob.post(cs.v3`/join/${roomId}`, {})).toBeMatrixError(403, undefined, BANNED_JOIN);
   });
 
@@ -185,7 +185,7 @@ describe("banning", () => {
     await alice.step("ban bob", "POST", cs.v3`/rooms/${roomId}/ban`, { body: { user_id: bob.userId } });
     const res = await alice.post(cs.v3`/rooms/${roomId}/invite`, { user_id: bob.userId });
     expect(res).toHaveStatus(403);
-    expect(await membershipOf(alice, roomId, bob.userId)).toBe("ban");
+    expect(await membershipOf(alice, roomId, bob.userId), "a banned user's membership after a refused invite").toBe("ban");
   });
 
   test("a member below the ban level cannot ban: 403 M_FORBIDDEN", spec("client-server-api/#post_matrixclientv3roomsroomidban", "1.0"), async ({ alice, bob, charlie }) => {
@@ -194,7 +194,7 @@ describe("banning", () => {
     await charlie.joinRoom(roomId);
     const res = await charlie.post(cs.v3`/rooms/${roomId}/ban`, { user_id: bob.userId });
     expect(res).toBeMatrixError(403, "M_FORBIDDEN");
-    expect(await membershipOf(alice, roomId, bob.userId)).toBe("join");
+    expect(await membershipOf(alice, roomId, bob.userId), "the membership of the user a refused ban aimed at").toBe("join");
   });
 
   test("an unban makes the membership leave, and the user can rejoin a public room", spec("client-server-api/#post_matrixclientv3roomsroomidunban", "1.0"), async ({ alice, bob }) => {
@@ -203,9 +203,9 @@ describe("banning", () => {
     await alice.step("ban bob", "POST", cs.v3`/rooms/${roomId}/ban`, { body: { user_id: bob.userId } });
     const res = await alice.post(cs.v3`/rooms/${roomId}/unban`, { user_id: bob.userId });
     expect(res).toHaveStatus(200);
-    expect(await membershipOf(alice, roomId, bob.userId)).toBe("leave");
+    expect(await membershipOf(alice, roomId, bob.userId), "the membership after the unban").toBe("leave");
     expect(await bob.post(cs.v3`/join/${roomId}`, {})).toHaveStatus(200);
-    expect(await membershipOf(alice, roomId, bob.userId)).toBe("join");
+    expect(await membershipOf(alice, roomId, bob.userId), "the membership after rejoining").toBe("join");
   });
 
   test("a member below the ban level cannot unban: 403 M_FORBIDDEN", spec("client-server-api/#post_matrixclientv3roomsroomidunban", "1.0"), async ({ alice, bob, charlie }) => {
@@ -214,7 +214,7 @@ describe("banning", () => {
     await alice.step("ban bob", "POST", cs.v3`/rooms/${roomId}/ban`, { body: { user_id: bob.userId } });
     const res = await charlie.post(cs.v3`/rooms/${roomId}/unban`, { user_id: bob.userId });
     expect(res).toBeMatrixError(403, "M_FORBIDDEN");
-    expect(await membershipOf(alice, roomId, bob.userId)).toBe("ban");
+    expect(await membershipOf(alice, roomId, bob.userId), "the banned user's membership after a refused unban").toBe("ban");
   });
 });
 
@@ -236,7 +236,7 @@ describe("GET /rooms/{roomId}/members and /joined_members", () => {
     const res = await alice.get(cs.v3`/rooms/${roomId}/members`);
     expect(res).toHaveStatus(200);
     const byUser = Object.fromEntries((res.body.chunk as Body[]).filter((e) => e.type === "m.room.member").map((e) => [e.state_key, e.content.membership]));
-    expect(byUser).toEqual({ [alice.userId]: "join", [bob.userId]: "join", [charlie.userId]: "leave", [dave.userId]: "invite", [eve.userId]: "ban" });
+    expect(byUser, "each user's membership as /members lists it").toEqual({ [alice.userId]: "join", [bob.userId]: "join", [charlie.userId]: "leave", [dave.userId]: "invite", [eve.userId]: "ban" });
   });
 
   test("/members with membership=join lists only joined members", spec("client-server-api/#get_matrixclientv3roomsroomidmembers", "1.0"), async ({ alice, bob, charlie }) => {
@@ -247,7 +247,7 @@ describe("GET /rooms/{roomId}/members and /joined_members", () => {
     const res = await alice.get(cs.v3`/rooms/${roomId}/members`, { query: { membership: "join" } });
     expect(res).toHaveStatus(200);
     const users = (res.body.chunk as Body[]).map((e) => e.state_key).sort();
-    expect(users).toEqual([alice.userId, bob.userId].sort());
+    expect(users, "the users /members?membership=join lists").toEqual([alice.userId, bob.userId].sort());
   });
 
   test("/joined_members lists exactly the joined users", spec("client-server-api/#get_matrixclientv3roomsroomidjoined_members", "1.0"), async ({ alice, bob, charlie }) => {
@@ -259,7 +259,7 @@ describe("GET /rooms/{roomId}/members and /joined_members", () => {
     await charlie.leave(roomId);
     const res = await bob.get(cs.v3`/rooms/${roomId}/joined_members`);
     expect(res).toHaveStatus(200);
-    expect(Object.keys(res.body.joined ?? {}).sort()).toEqual([alice.userId, bob.userId].sort());
+    expect(Object.keys(res.body.joined ?? {}).sort(), "the users /joined_members lists").toEqual([alice.userId, bob.userId].sort());
   });
 
   test("/members for a user who was never in the room answers 403", spec("client-server-api/#get_matrixclientv3roomsroomidmembers", "1.0"), async ({ alice, bob }) => {

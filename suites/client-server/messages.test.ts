@@ -58,21 +58,21 @@ describe("GET /rooms/{roomId}/messages direction", () => {
     const r = await roomWithMessages(alice, 3);
     const res = await alice.get(cs.v3`/rooms/${r.roomId}/messages`, { query: { dir: "b", from: r.after, limit: 3 } });
     expect(res).toHaveStatus(200);
-    expect(ids(res.body.chunk)).toEqual([...r.ids].reverse());
+    expect(ids(res.body.chunk), "the messages dir=b returns from the newest, newest first").toEqual([...r.ids].reverse());
   });
 
   test("dir=f returns events oldest first, starting at from", spec(MESSAGES, "1.0"), async ({ alice }) => {
     const r = await roomWithMessages(alice, 3);
     const res = await alice.get(cs.v3`/rooms/${r.roomId}/messages`, { query: { dir: "f", from: r.before, limit: 3 } });
     expect(res).toHaveStatus(200);
-    expect(ids(res.body.chunk)).toEqual(r.ids);
+    expect(ids(res.body.chunk), "the messages dir=f returns from the oldest, oldest first").toEqual(r.ids);
   });
 
   test("start is the token given in from", spec(MESSAGES, "1.0"), async ({ alice }) => {
     const r = await roomWithMessages(alice, 1);
     const res = await alice.get(cs.v3`/rooms/${r.roomId}/messages`, { query: { dir: "b", from: r.after, limit: 5 } });
     expect(res).toHaveStatus(200);
-    expect(res.body.start).toBe(r.after);
+    expect(res.body.start, "start is the from token").toBe(r.after);
   });
 });
 
@@ -120,7 +120,7 @@ describe("GET /rooms/{roomId}/messages pagination", () => {
   test("following end forwards reaches the newest event and then stops", spec(MESSAGES, "1.0"), async ({ alice }) => {
     const r = await roomWithMessages(alice, 4);
     const pages = await allPages(alice, r.roomId, { dir: "f", from: r.before, limit: 2 });
-    expect(ids(pages.flatMap((p) => p.chunk as Body[]))).toEqual(r.ids);
+    expect(ids(pages.flatMap((p) => p.chunk as Body[])), "the messages paging forwards reaches, oldest first").toEqual(r.ids);
   });
 
   test("to stops the events at the given token", spec(MESSAGES, "1.0"), async ({ alice }) => {
@@ -128,7 +128,7 @@ describe("GET /rooms/{roomId}/messages pagination", () => {
     const later = await alice.sendMessage(r.roomId, "after the to token");
     const res = await alice.get(cs.v3`/rooms/${r.roomId}/messages`, { query: { dir: "f", from: r.before, to: r.after, limit: 10 } });
     expect(res).toHaveStatus(200);
-    expect(ids(res.body.chunk)).toEqual(r.ids);
+    expect(ids(res.body.chunk), "the messages up to the to token, oldest first").toEqual(r.ids);
     expect(ids(res.body.chunk), "events after the to token are not returned").not.toContain(later);
   });
 });
@@ -140,7 +140,7 @@ describe("GET /rooms/{roomId}/messages without from", () => {
     const r = await roomWithMessages(alice, 2);
     const res = await alice.get(cs.v3`/rooms/${r.roomId}/messages`, { query: { dir: "b", limit: 2 } });
     expect(res).toHaveStatus(200);
-    expect(ids(res.body.chunk)).toEqual([...r.ids].reverse());
+    expect(ids(res.body.chunk), "the messages dir=b without from returns, newest first").toEqual([...r.ids].reverse());
   });
 
   test("dir=f starts at the first visible event, m.room.create for the creator", spec(MESSAGES, "1.3"), async ({ alice }) => {
@@ -148,7 +148,7 @@ describe("GET /rooms/{roomId}/messages without from", () => {
     const res = await alice.get(cs.v3`/rooms/${r.roomId}/messages`, { query: { dir: "f", limit: 1 } });
     expect(res).toHaveStatus(200);
     expect(res.body.chunk, "one event").toHaveLength(1);
-    expect(res.body.chunk[0].type).toBe("m.room.create");
+    expect(res.body.chunk[0].type, "the first event dir=f without from returns").toBe("m.room.create");
   });
 });
 
@@ -162,7 +162,7 @@ describe("GET /rooms/{roomId}/messages filter and access", () => {
     });
     expect(res).toHaveStatus(200);
     expect((res.body.chunk as Body[]).map((e) => e.type), "every event is an m.room.message").toEqual(res.body.chunk.map(() => "m.room.message"));
-    expect(ids(res.body.chunk)).toEqual([...r.ids].reverse());
+    expect(ids(res.body.chunk), "the messages the types filter keeps, newest first").toEqual([...r.ids].reverse());
   });
 
   test("a user who is not in the room gets 403", spec(MESSAGES, "1.0"), async ({ alice, bob }) => {

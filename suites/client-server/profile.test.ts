@@ -50,7 +50,7 @@ describe("Setting and reading one's own profile", () => {
     expect(put).toHaveStatus(200);
     const res = await alice.get(cs.v3`/profile/${alice.userId}/displayname`);
     expect(res).toHaveStatus(200);
-    expect(res.body.displayname).toBe(name);
+    expect(res.body.displayname, "the displayname read back is the one set").toBe(name);
   });
 
   test("returns the avatar_url (an MXC URI) the user set from GET /profile/{userId}/avatar_url", spec("client-server-api/#put_matrixclientv3profileuseridkeyname", "1.0"), async ({ alice }) => {
@@ -60,7 +60,7 @@ describe("Setting and reading one's own profile", () => {
     expect(put).toHaveStatus(200);
     const res = await alice.get(cs.v3`/profile/${alice.userId}/avatar_url`);
     expect(res).toHaveStatus(200);
-    expect(res.body.avatar_url).toBe(url);
+    expect(res.body.avatar_url, "the avatar_url read back is the one set").toBe(url);
   });
 
   test("returns the latest value after a field is set twice", spec("client-server-api/#put_matrixclientv3profileuseridkeyname", "1.0"), async ({ alice }) => {
@@ -69,7 +69,7 @@ describe("Setting and reading one's own profile", () => {
     await setField(alice, "displayname", second);
     const res = await alice.get(cs.v3`/profile/${alice.userId}/displayname`);
     expect(res).toHaveStatus(200);
-    expect(res.body.displayname).toBe(second);
+    expect(res.body.displayname, "the displayname after it was set twice is the second").toBe(second);
   });
 
   test("returns both fields from the complete profile, GET /profile/{userId}", spec("client-server-api/#get_matrixclientv3profileuserid", "1.0"), async ({ alice }) => {
@@ -79,8 +79,8 @@ describe("Setting and reading one's own profile", () => {
     await setField(alice, "avatar_url", url);
     const res = await alice.get(cs.v3`/profile/${alice.userId}`);
     expect(res).toHaveStatus(200);
-    expect(res.body.displayname).toBe(name);
-    expect(res.body.avatar_url).toBe(url);
+    expect(res.body.displayname, "the complete profile's displayname is the one set").toBe(name);
+    expect(res.body.avatar_url, "the complete profile's avatar_url is the one set").toBe(url);
   });
 });
 
@@ -96,11 +96,11 @@ describe("Other users and profiles", () => {
     await setField(alice, "avatar_url", url);
     const full = await bob.get(cs.v3`/profile/${alice.userId}`);
     expect(full).toHaveStatus(200);
-    expect(full.body.displayname).toBe(name);
-    expect(full.body.avatar_url).toBe(url);
+    expect(full.body.displayname, "the displayname a room member reads in the complete profile").toBe(name);
+    expect(full.body.avatar_url, "the avatar_url a room member reads in the complete profile").toBe(url);
     const one = await bob.get(cs.v3`/profile/${alice.userId}/displayname`);
     expect(one).toHaveStatus(200);
-    expect(one.body.displayname).toBe(name);
+    expect(one.body.displayname, "the displayname a room member reads from GET /profile/{userId}/displayname").toBe(name);
   });
 
   test("refuses to set another user's displayname with 403 and leaves it unchanged", spec("client-server-api/#put_matrixclientv3profileuseridkeyname", "1.16"), async ({ alice, bob }) => {
@@ -115,7 +115,7 @@ describe("Other users and profiles", () => {
     // Bob may have no displayname at all (404), or his own; never the one alice tried to set.
     if (after.status !== 404) {
       expect(after).toHaveStatus(200);
-      expect(after.body.displayname).not.toBe(attempt);
+      expect(after.body.displayname, "bob's displayname after alice's refused change").not.toBe(attempt);
     }
   });
 
@@ -126,7 +126,7 @@ describe("Other users and profiles", () => {
     const after = await bob.get(cs.v3`/profile/${bob.userId}/avatar_url`);
     if (after.status !== 404) {
       expect(after).toHaveStatus(200);
-      expect(after.body.avatar_url).not.toBe(attempt);
+      expect(after.body.avatar_url, "bob's avatar_url after alice's refused change").not.toBe(attempt);
     }
   });
 

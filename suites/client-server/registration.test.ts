@@ -102,7 +102,7 @@ describe("POST /_matrix/client/v3/register: user-interactive authentication", ()
       // An endpoint using user-interactive authentication never succeeds without auth data.
       const check = await api.get(cs.v3`/register/available`, { query: { username } });
       expect(check, "the username must still be free after a registration without auth").toHaveStatus(200);
-      expect(check.body.available).toBe(true);
+      expect(check.body.available, "the username is still available after a registration without auth data").toBe(true);
     },
   );
 
@@ -199,7 +199,7 @@ describe("POST /_matrix/client/v3/register: the registered account", () => {
       body: { type: "m.login.password", identifier: { type: "m.id.user", user: res.body.user_id }, password },
     });
     expect(login, "the account registered with inhibit_login must exist and accept its password").toHaveStatus(200);
-    expect(login.body.user_id).toBe(res.body.user_id);
+    expect(login.body.user_id, "the login's user_id is the account registered with inhibit_login").toBe(res.body.user_id);
   });
 
   test("uses the device_id and initial_device_display_name given in the request for the new device", spec("client-server-api/#post_matrixclientv3register", "1.0"), async ({ api }) => {

@@ -113,7 +113,7 @@ describe("GET /sync timeline limit", () => {
     const res = await syncOnce(alice, { filter: { room: { timeline: { limit: 1 } } } });
     const state = joined(res, roomId)?.state?.events ?? [];
     expect(state.map((e) => e.type), "m.room.create in state").toContain("m.room.create");
-    expect(state.find((e) => e.type === "m.room.name")?.content.name).toBe("named before the messages");
+    expect(state.find((e) => e.type === "m.room.name")?.content.name, "the room name in the state at the start of the timeline").toBe("named before the messages");
     expect(state.some((e) => e.type === "m.room.member" && e.state_key === alice.userId), "the syncing user's membership").toBe(true);
   });
 
@@ -126,10 +126,10 @@ describe("GET /sync timeline limit", () => {
     const res = await syncOnce(alice, { since: first.next_batch, filter: { room: { timeline: { limit: 2 } } } });
     const timeline = joined(res, roomId)?.timeline;
     const got = (timeline?.events ?? []).map((e) => e.event_id);
-    expect(got.length).toBeGreaterThan(0);
-    expect(got.length).toBeLessThanOrEqual(2);
+    expect(got.length, "new events in the limited timeline").toBeGreaterThan(0);
+    expect(got.length, "new events in the timeline, at most the limit").toBeLessThanOrEqual(2);
     expect(got, "the most recent events, oldest first").toEqual(ids.slice(-got.length));
-    expect(timeline?.limited).toBe(true);
+    expect(timeline?.limited, "more happened than the limit let through").toBe(true);
   });
 
   test("a limited incremental sync carries the state changes made in the gap", spec(SYNC, "1.0"), async ({ alice }) => {
@@ -153,8 +153,8 @@ describe("GET /sync timeline limit", () => {
     const id = await alice.sendMessage(roomId, "just one");
     await alice.syncPast(roomId, id);
     const res = await syncOnce(alice, { since: first.next_batch, filter: { room: { timeline: { limit: 10 } } } });
-    expect(timelineIds(res, roomId)).toEqual([id]);
-    expect(joined(res, roomId)?.timeline?.limited ?? false).toBe(false);
+    expect(timelineIds(res, roomId), "the new event, and only it, in the timeline").toEqual([id]);
+    expect(joined(res, roomId)?.timeline?.limited ?? false, "a timeline holding every new event is not limited").toBe(false);
   });
 });
 
@@ -200,14 +200,14 @@ describe("GET /sync long-polling", () => {
     const waiting = bob.syncUntil("alice's message", (res) => (res.rooms?.join?.[roomId]?.timeline?.events ?? []).some((e) => e.sender === alice.userId && e.type === "m.room.message"), { timeoutMs: 15_000 });
     const sent = await alice.sendMessage(roomId, "wake up");
     const res = await waiting;
-    expect(timelineIds(res, roomId)).toContain(sent);
+    expect(timelineIds(res, roomId), "the timeline the long poll returns holds the event sent while it waited").toContain(sent);
   });
 
   test("with timeout=0 and nothing new, the room's timeline is empty", spec(SYNC, "1.0"), async ({ alice }) => {
     const { roomId } = await roomWithMessages(alice, 1);
     const first = await syncOnce(alice);
     const res = await syncOnce(alice, { since: first.next_batch, timeout: 0 });
-    expect(timelineIds(res, roomId)).toEqual([]);
+    expect(timelineIds(res, roomId), "the timeline of an incremental sync with nothing new").toEqual([]);
   });
 });
 
@@ -222,9 +222,9 @@ describe("POST /user/{userId}/filter", () => {
     expect(filterId.startsWith("{"), `filter ID ${filterId}`).toBe(false);
     const got = await alice.get(cs.v3`/user/${alice.userId}/filter/${filterId}`);
     expect(got).toHaveStatus(200);
-    expect(got.body.room?.timeline?.limit).toBe(7);
-    expect(got.body.room?.timeline?.types).toEqual(["m.room.message"]);
-    expect(got.body.presence?.types).toEqual(["m.presence"]);
+    expect(got.body.room?.timeline?.limit, "the stored filter's room.timeline.limit").toBe(7);
+    expect(got.body.room?.timeline?.types, "the stored filter's room.timeline.types").toEqual(["m.room.message"]);
+    expect(got.body.presence?.types, "the stored filter's presence.types").toEqual(["m.presence"]);
   });
 
   test("a filter used by its ID applies to /sync", spec(SYNC, "1.0"), async ({ alice }) => {
@@ -234,7 +234,7 @@ describe("POST /user/{userId}/filter", () => {
     const res = await syncOnce(alice, { filter: up.body.filter_id });
     const events = joined(res, roomId)?.timeline?.events ?? [];
     expect(events.map((e) => e.type), "only m.room.message in the timeline").toEqual(events.map(() => "m.room.message"));
-    expect(events.map((e) => e.event_id)).toEqual(ids);
+    expect(events.map((e) => e.event_id), "the messages the stored filter lets through, oldest first").toEqual(ids);
   });
 
   test("GET of a filter ID that was never issued answers 404", spec("client-server-api/#get_matrixclientv3useruseridfilterfilterid", "1.0"), async ({ alice }) => {

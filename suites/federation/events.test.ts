@@ -38,8 +38,8 @@ describe.each(FORMAT_CLASSES.map((v) => [v]))("room version %s", (version) => {
     expect(response.body.pdus, "the result lists the PDU by its event ID").toHaveProperty([eventId]);
     expect(errors[eventId], "the error the target gave for the PDU").toBeUndefined();
     const seen = await alice.syncUntilEvent(room.roomId, (e) => e.event_id === eventId, "the peer's message", 10_000);
-    expect(seen.sender).toBe(bob);
-    expect(seen.content.body).toBe(`hello from ${peer.serverName}`);
+    expect(seen.sender, "the sender of the peer's message as the target's client sees it").toBe(bob);
+    expect(seen.content.body, "the body of the peer's message as the target's client sees it").toBe(`hello from ${peer.serverName}`);
   });
 
   test("a target user's message reaches the peer in a transaction, hashed, signed by the target and authorised", spec("server-server-api/#validating-hashes-and-signatures-on-received-events", "1.0"), async ({ peer, alice, federation, skip }) => {

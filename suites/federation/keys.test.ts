@@ -106,7 +106,7 @@ describe("notary key queries", () => {
     const docs = (res.body.server_keys as Array<Record<string, unknown>>).filter((d) => d.server_name === other.serverName);
     expect(docs.length, `server_keys has a document for ${other.serverName}`).toBeGreaterThan(0);
     for (const doc of docs) {
-      expect(checkServerKeys(doc, other.serverName).problems).toEqual([]);
+      expect(checkServerKeys(doc, other.serverName).problems, `faults of the notary's copy of ${other.serverName}'s key document`).toEqual([]);
       expectOk(await notarySignatureOk(peer, federation.serverName, doc), "the notary's signature on the document");
     }
   });
@@ -139,6 +139,6 @@ describe("notary key queries", () => {
     // "If no servers are given, the notary server must return an empty server_keys array in the response."
     const res = await peer.request("POST", fed.key`/query`, { authorization: null, body: { server_keys: {} } });
     await queryOrSkip(res, skip);
-    expect(res.body.server_keys).toEqual([]);
+    expect(res.body.server_keys, "server_keys for a query naming no server").toEqual([]);
   });
 });
