@@ -233,14 +233,18 @@ export class MatrixClient {
     this.channel = opts.channel ?? "client";
   }
 
-  /** A client for the same server and log, with other credentials. */
+  /**
+   * A client for the same server and log, with other credentials. Its exchanges go on a channel
+   * named after the user (`client:@alice-…:server`), so a failure shows who sent each request.
+   */
   as(credentials: { accessToken?: string; userId?: string; deviceId?: string }): MatrixClient {
+    const root = this.channel.split(":")[0]!;
     return new MatrixClient({
       baseUrl: this.baseUrl,
       log: this.log,
       validator: this.validator,
       timeoutMs: this.timeoutMs,
-      channel: this.channel,
+      channel: credentials.userId ? `${root}:${credentials.userId}` : this.channel,
       ...credentials,
     });
   }

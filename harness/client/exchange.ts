@@ -32,7 +32,11 @@ export interface SchemaCheck {
 
 export interface Exchange {
   seq: number;
-  /** Who made the request: "client" for the scripted client; later also federation peers. */
+  /**
+   * Who made the request: "client" for the scripted client without a user, `client:<user ID>`
+   * for a user's client (MatrixClient.as), `federation-in:<origin>` / `federation-out:<destination>`
+   * for a peer's exchanges.
+   */
   channel: string;
   method: string;
   url: string;
@@ -105,7 +109,7 @@ export class ExchangeLog {
 
 /** A compact multi-line rendering of one exchange, for failure messages. */
 export function formatExchange(e: Exchange): string {
-  const lines = [`#${e.seq} ${e.method} ${e.url}`];
+  const lines = [`#${e.seq} ${e.method} ${e.url} [${e.channel}]`];
   if (e.requestBody) lines.push(`  request: ${oneLine(e.requestBody, 400)}`);
   if (e.requestBinary) lines.push(`  request: binary body, ${describeDigest(e.requestBinary)}`);
   if (e.error) lines.push(`  transport error: ${e.error}`);
