@@ -15,6 +15,7 @@ import type { Baseline } from "./report/baseline.ts";
 import { runFailed, type ErratumHit, type RunReport } from "./report/model.ts";
 import { SPEC_RELEASE_TAG, SpecSourceError, detectSpecVersion, fetchSpec, resolveSpecDir } from "./schemas/index.ts";
 import { SetupError, TARGETS, defaultCacheDir, isKnownTarget, liveProcesses, startTarget, type Deployment } from "./targets/index.ts";
+import { SettingError, readSetting, readSettings } from "./settings.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
@@ -69,7 +70,7 @@ function defaultWorkers(): number {
  * project (test/stub/suites: suites written to prove how verdicts are reached) instead of the
  * conformance suites. It is not a user option.
  */
-const SELFTEST = process.env.MATRIX_CONFORMANCE_SELFTEST === "1";
+const SELFTEST = readSetting("selftest");
 const SUITES_DIR = SELFTEST ? "test/stub/suites" : "suites";
 const SUITES_PROJECT = SELFTEST ? "selftest" : "suites";
 
@@ -143,6 +144,14 @@ async function runSuites(opts: RunOptions): Promise<number> {
   const errata = opts.errata !== false;
   if (errata) delete process.env.MATRIX_CONFORMANCE_ERRATA;
   else process.env.MATRIX_CONFORMANCE_ERRATA = "off";
+  // Every MATRIX_CONFORMANCE_* setting is checked before a server starts, so a bad value is
+  // one clear error (exit 2) rather than a failure in each worker.
+  try {
+    readSettings();
+  } catch (err) {
+    if (err instanceof SettingError) throw new Fatal(err.message);
+    throw err;
+  }
 
   await mkdir(reportDir, { recursive: true });
   for (const f of ["report.json", "junit.xml"]) await rm(join(reportDir, f), { force: true });
@@ -356,6 +365,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const invokedDirectly = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (invokedDirectly || process.env.MATRIX_CONFORMANCE_BIN === "1") {
+if (invokedDirectly || readSetting("bin")) {
   main(process.argv).then((code) => process.exit(code));
 }

@@ -23,6 +23,7 @@ import { PeerRoom, createPeerRoom, type CreateRoomOptions, type EventInput } fro
 import { Router, fed, type Handler, type HandlerResult } from "./router.ts";
 import { issueServerCert, type RunCa } from "./tls.ts";
 import { Inbox, type ReceivedEdu, type ReceivedPdu } from "./waiters.ts";
+import { settings } from "../settings.ts";
 import { signRequest, xMatrixViolations, type SignableRequest, type XMatrixParams } from "./xmatrix.ts";
 
 export { fed, type Handler, type HandlerResult, type InboundRequest } from "./router.ts";
@@ -33,7 +34,7 @@ export type { ReceivedEdu, ReceivedPdu } from "./waiters.ts";
  * How long a waiter gives the target to send something over federation. Servers batch and delay
  * outbound transactions, more so on a loaded machine; MATRIX_CONFORMANCE_FEDERATION_WAIT_MS moves it.
  */
-export const FEDERATION_WAIT_MS = Number(process.env.MATRIX_CONFORMANCE_FEDERATION_WAIT_MS) || 25_000;
+export const FEDERATION_WAIT_MS = settings().federationWaitMs;
 
 export interface PeerOptions {
   /** The run's CA: the peer's certificate comes from it and outbound TLS trusts it. */
@@ -48,7 +49,7 @@ export interface PeerOptions {
   specVersion?: string;
   /** The server under test: the default destination of the peer's requests. */
   target?: { serverName: string; url?: string };
-  /** Per-request bound for outbound requests (ms). Default 20 s. */
+  /** Per-request bound for outbound requests (ms). Default: MATRIX_CONFORMANCE_REQUEST_TIMEOUT_MS (20 s). */
   timeoutMs?: number;
   /** A name for messages, e.g. "peer 2". Default: the server name. */
   label?: string;
@@ -141,7 +142,7 @@ export class FederationPeer {
     this.validator = opts.validator;
     this.requestValidator = opts.requestValidator;
     this.specVersion = opts.specVersion;
-    this.timeoutMs = opts.timeoutMs ?? 20_000;
+    this.timeoutMs = opts.timeoutMs ?? settings().requestTimeoutMs;
     this.agent = agent;
     this.server = server;
     this.software = opts.software ?? { name: "matrix-conformance peer", version: "0.1.0" };

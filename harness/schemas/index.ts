@@ -62,6 +62,7 @@
 
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { readSetting } from "../settings.ts";
 import { readSpecData, type LoadOptions } from "./loader.ts";
 import { loadErrata, loadFormats, loadOverlays } from "./project-data.ts";
 import { Spec } from "./spec.ts";
@@ -85,7 +86,7 @@ export interface LoadSpecOptions extends LoadOptions {
 
 /** Whether errata apply by default: not when MATRIX_CONFORMANCE_ERRATA=off (set by --no-errata). */
 export function errataEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
-  return (env.MATRIX_CONFORMANCE_ERRATA ?? "").toLowerCase() !== "off";
+  return readSetting("errata", env);
 }
 
 /** Loads a spec checkout synchronously. `specDir` is used as given (see resolveSpecDir). */

@@ -25,7 +25,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { defaultCacheDir as cacheRoot } from "../targets/cache.ts";
+import { defaultCacheDir as cacheRoot } from "../settings.ts";
 import YAML from "yaml";
 
 /** Bump when the shape of the cache file or of the parsed data changes. */

@@ -3,7 +3,7 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { defaultCacheDir } from "../targets/cache.ts";
+import { defaultCacheDir } from "../settings.ts";
 import { SpecSourceError } from "./errors.ts";
 import { cachedSpecDir } from "./fetch.ts";
 

@@ -2,14 +2,10 @@
 // cache directory (so it survives a fresh clone) and can be moved with --cache-dir or
 // MATRIX_CONFORMANCE_CACHE.
 import { access, mkdir, rm, stat, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { join } from "node:path";
 
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.MATRIX_CONFORMANCE_CACHE) return env.MATRIX_CONFORMANCE_CACHE;
-  const base = env.XDG_CACHE_HOME || join(homedir(), ".cache");
-  return join(base, "matrix-conformance");
-}
+// Defined with the other settings, so that layers which may not import targets (schemas) read it too.
+export { defaultCacheDir } from "../settings.ts";
 
 /**
  * Holds an exclusive lock (a directory) while `fn` runs, so that two runs provisioning the same

@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
 import { parse, stringify } from "yaml";
 import { issueServerCert } from "../federation/tls.ts";
+import { readSetting } from "../settings.ts";
 import { exists, withLock } from "./cache.ts";
 import { findGo, goInstall } from "./go.ts";
 import { freePort, runCommand, serverVersion, startSupervised, tailLog, waitForReady } from "./process.ts";
@@ -48,7 +49,7 @@ function installAt(binDir: string, version: string): DendriteInstall {
 
 /** The version to build: the pin, or a `vX.Y.Z` given in the config or MATRIX_CONFORMANCE_DENDRITE_VERSION. */
 export function dendriteVersion(config: Pick<TargetConfig, "dendriteVersion">, env: NodeJS.ProcessEnv = process.env): string {
-  const raw = config.dendriteVersion ?? env.MATRIX_CONFORMANCE_DENDRITE_VERSION ?? DENDRITE_VERSION;
+  const raw = config.dendriteVersion ?? readSetting("dendriteVersion", env) ?? DENDRITE_VERSION;
   const v = raw.startsWith("v") ? raw : `v${raw}`;
   if (!/^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(v)) throw new SetupError(`'${raw}' is not a Dendrite release version (expected e.g. ${DENDRITE_VERSION})`);
   return v;
@@ -162,7 +163,7 @@ export async function startDendrite(config: TargetConfig): Promise<Deployment> {
     global.private_key = join(dataDir, "matrix_key.pem");
     section(global, "jetstream").storage_path = dataDir;
     section(cfg, "client_api").registration_shared_secret = sharedSecret;
-    const level = process.env.MATRIX_CONFORMANCE_DENDRITE_LOG_LEVEL;
+    const level = readSetting("dendriteLogLevel");
     if (level) cfg.logging = [{ type: "std", level }];
     await writeFile(join(dataDir, "dendrite.yaml"), stringify(cfg));
 

@@ -3,6 +3,7 @@
 // are built; no source is fetched or kept by the harness itself. Go's own caches stay where the
 // user's Go keeps them (`go env GOMODCACHE`, `go env GOCACHE`), so a rebuild after the cache
 // directory was removed takes seconds, and other Go work on the machine shares them.
+import { readSetting } from "../settings.ts";
 import { runCommand, type CommandResult } from "./process.ts";
 import { SetupError } from "./types.ts";
 
@@ -15,7 +16,7 @@ export interface GoToolchain {
 
 /** The Go toolchain: MATRIX_CONFORMANCE_GO, or `go` on PATH. */
 export async function findGo(what: string, env: NodeJS.ProcessEnv = process.env): Promise<GoToolchain> {
-  const explicit = env.MATRIX_CONFORMANCE_GO;
+  const explicit = readSetting("go", env);
   const command = explicit || "go";
   let res: CommandResult | undefined;
   try {

@@ -35,6 +35,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
 import { createRunCa } from "../federation/tls.ts";
+import { readSetting } from "../settings.ts";
 import { assertPortFree, freePort, serverVersion, tailLog } from "./process.ts";
 import { SetupError, type Deployment, type TargetConfig } from "./types.ts";
 
@@ -43,7 +44,8 @@ export const LABEL_OWNER = "org.matrix-conformance.owner";
 export const LABEL_PORTS_FROM_ENV = "org.matrix-conformance.ports-from-env";
 /** The registration shared secret of the Complement contract. */
 export const COMPLEMENT_SHARED_SECRET = "complement";
-const READY_TIMEOUT_MS = Number(process.env.MATRIX_CONFORMANCE_IMAGE_READY_TIMEOUT_MS ?? 120_000);
+/** How long a container may take to become ready (MATRIX_CONFORMANCE_IMAGE_READY_TIMEOUT_MS), read when a target starts. */
+const readyTimeoutMs = (): number => readSetting("imageReadyTimeoutMs");
 
 type Testcontainers = typeof import("testcontainers");
 type RuntimeClient = Awaited<ReturnType<Testcontainers["getContainerRuntimeClient"]>>;
@@ -347,7 +349,7 @@ export async function startImage(config: TargetConfig): Promise<Deployment> {
     logs.pipe(logStream, { end: false });
     logsDone = finished(logs).catch(() => undefined);
 
-    const deadline = Date.now() + READY_TIMEOUT_MS;
+    const deadline = Date.now() + readyTimeoutMs();
     let problem = "no answer yet";
     for (;;) {
       const state = (await dockerode.getContainer(container.getId()).inspect()).State;
@@ -359,7 +361,7 @@ export async function startImage(config: TargetConfig): Promise<Deployment> {
       if (p.ok) break;
       problem = p.problem;
       if (Date.now() > deadline) {
-        throw new SetupError(`${image} did not become ready within ${READY_TIMEOUT_MS / 1000} s (${baseUrl}/_matrix/client/versions: ${problem}).\nLast 50 lines of ${logFile}:\n${await tailLog(logFile)}`);
+        throw new SetupError(`${image} did not become ready within ${readyTimeoutMs() / 1000} s (${baseUrl}/_matrix/client/versions: ${problem}).\nLast 50 lines of ${logFile}:\n${await tailLog(logFile)}`);
       }
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -384,7 +386,7 @@ export async function startImage(config: TargetConfig): Promise<Deployment> {
 
 /** A wait strategy that does not wait: readiness is polled by startImage itself. */
 function noWait() {
-  let timeout = READY_TIMEOUT_MS;
+  let timeout = readyTimeoutMs();
   let set = false;
   const strategy = {
     waitUntilReady: async () => {},

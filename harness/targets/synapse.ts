@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
+import { readSetting } from "../settings.ts";
 import { issueServerCert } from "../federation/tls.ts";
 import { exists, withLock } from "./cache.ts";
 import { freePort, runCommand, startSupervised, waitForReady } from "./process.ts";
@@ -68,7 +69,7 @@ export async function provisionSynapse(cacheDir: string, version = SYNAPSE_VERSI
 }
 
 async function findPython(): Promise<string> {
-  const explicit = process.env.MATRIX_CONFORMANCE_PYTHON;
+  const explicit = readSetting("python");
   const candidate = explicit || "python3";
   let res;
   try {
