@@ -1,8 +1,33 @@
 // The run report: what report.json holds (its schema: schemas/report.schema.json), and the
 // functions that turn per-test results into summaries.
 import type { Exchange } from "../client/exchange.ts";
-import type { SpecRef } from "../fixtures/meta.ts";
 import type { Failure, SchemaFinding } from "./failures.ts";
+
+/**
+ * How strongly the spec asks for the behaviour, from the RFC 2119 word of the cited sentence:
+ * a MUST failure fails the run; a SHOULD or MAY failure is a warning unless --strict-should.
+ */
+export type RequirementLevel = "MUST" | "SHOULD" | "MAY";
+
+/** Which spec paragraph a test checks: what `spec(section, since, { level, msc, area })` records (harness/fixtures/meta.ts). */
+export interface SpecRef {
+  /** Path and anchor under the spec site, e.g. "client-server-api/#post_matrixclientv3login". */
+  section: string;
+  /** Spec version that introduced the behaviour, e.g. "1.0" (r0 behaviour counts as 1.0). */
+  since: string;
+  /** The RFC 2119 level of the cited requirement (default MUST). */
+  level?: RequirementLevel;
+  /** The MSC that defined the behaviour, when one applies. */
+  msc?: string;
+  /** Overrides the area taken from the file name (suites/<api>/<area>.test.ts). */
+  area?: string;
+}
+
+/** The spec site URL of a section for a spec version ("v1.19", or "unstable"). */
+export function specUrl(section: string, specVersion: string): string {
+  const v = /^\d/.test(specVersion) ? `v${specVersion}` : specVersion;
+  return `https://spec.matrix.org/${v}/${section}`;
+}
 
 /**
  *   passed            the test passed

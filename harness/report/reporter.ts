@@ -5,12 +5,11 @@ import { join, relative } from "node:path";
 import type { SerializedError } from "vitest";
 import type { Reporter, TestCase, TestModule } from "vitest/node";
 import type { DeploymentInfo } from "../targets/types.ts";
-import { specUrl } from "../fixtures/meta.ts";
 import { applyVerdicts, type Baseline } from "./baseline.ts";
 import { behaviourOf, classifyFailure } from "./failures.ts";
 import { toJUnit } from "./junit.ts";
 import { findingEndpoint } from "./failures.ts";
-import { areaOf, requestStats, summarise, type ErratumHit, type RunReport, type SchemaSectionEntry, type TestResultEntry } from "./model.ts";
+import { areaOf, requestStats, specUrl, summarise, type ErratumHit, type RunReport, type SchemaSectionEntry, type TestResultEntry } from "./model.ts";
 import { renderSummary } from "./summary.ts";
 
 export interface ReporterContext {
