@@ -167,6 +167,7 @@ export async function performExchange<T = Body>(call: {
   }
   const durationMs = performance.now() - t0;
   const t1 = performance.now();
+  call.log.span(isLongPoll(call.method, call.url) ? "wait" : "server", t0, t1);
 
   const contentType = resHeaders["content-type"];
   // A binary body (media, multipart) is never decoded as text or JSON; the log keeps its digest.
@@ -444,6 +445,16 @@ export interface SyncResponse {
   account_data?: { events: Body[] };
   presence?: { events: Body[] };
   to_device?: { events: Body[] };
+}
+
+/**
+ * A long-poll: a GET with a `timeout` (/sync, /events) may be held until something happens, so its
+ * time is a wait, not the server's work.
+ */
+function isLongPoll(method: string, url: string): boolean {
+  if (method !== "GET") return false;
+  const timeout = Number(new URL(url).searchParams.get("timeout"));
+  return Number.isFinite(timeout) && timeout > 0;
 }
 
 function headerValue(h: Record<string, string>, name: string): string | undefined {

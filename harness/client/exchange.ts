@@ -91,9 +91,73 @@ export function selectHeaders(headers: Record<string, string | string[] | undefi
   return out;
 }
 
+/**
+ * Where a stretch of a test's time went, on the `performance.now()` clock: waiting on the target's
+ * answer ("server"), waiting for something to happen (a /sync long-poll, a federation waiter:
+ * "wait"), or the harness at work on a fake actor's behalf (a peer answering the target:
+ * "harness"). Time no span covers is the harness too: the test's own code, schema checks,
+ * signing, hashing.
+ */
+export interface TimeSpan {
+  kind: "server" | "wait" | "harness";
+  start: number;
+  end: number;
+}
+
+/** A test's time by where it went; the parts add up to `totalMs`. */
+export interface TimeSplit {
+  totalMs: number;
+  serverMs: number;
+  waitMs: number;
+  harnessMs: number;
+}
+
+const KIND_RANK = { harness: 3, wait: 2, server: 1 } as const;
+
+/**
+ * Splits [start, end] by the spans that cover it. Where spans overlap (requests in parallel, a
+ * peer answering the target while the client waits on it) each instant counts once, for the
+ * kind that ranks first: harness, then wait, then server. Uncovered time is harness time.
+ */
+export function splitTime(spans: readonly TimeSpan[], start: number, end: number): TimeSplit {
+  const totals = { server: 0, wait: 0, harness: 0 };
+  const cuts = [...new Set([start, end, ...spans.flatMap((s) => [s.start, s.end])])].filter((t) => t >= start && t <= end).sort((a, b) => a - b);
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const a = cuts[i]!;
+    const b = cuts[i + 1]!;
+    let kind: TimeSpan["kind"] = "harness";
+    let rank = 0;
+    for (const s of spans) {
+      if (s.start <= a && s.end >= b && KIND_RANK[s.kind] > rank) {
+        kind = s.kind;
+        rank = KIND_RANK[s.kind];
+      }
+    }
+    totals[kind] += b - a;
+  }
+  return { totalMs: end - start, serverMs: totals.server, waitMs: totals.wait, harnessMs: totals.harness };
+}
+
 export class ExchangeLog {
   readonly exchanges: Exchange[] = [];
+  /** Where the test's time went (see TimeSpan); kept beside the exchanges, never in the report. */
+  readonly spans: TimeSpan[] = [];
   private seq = 0;
+
+  /** Records a stretch of time spent waiting on the target, on a signal, or in a fake actor. */
+  span(kind: TimeSpan["kind"], start: number, end = performance.now()): void {
+    this.spans.push({ kind, start, end });
+  }
+
+  /** Awaits a bounded wait (a waiter on what a peer receives), recording its time as a wait. */
+  async waiting<T>(pending: Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await pending;
+    } finally {
+      this.span("wait", start);
+    }
+  }
 
   add(exchange: Omit<Exchange, "seq">): Exchange {
     const full = { seq: ++this.seq, ...exchange };

@@ -244,6 +244,7 @@ export class FederationPeer {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const rawBody = Buffer.concat(chunks).toString("utf8");
+    const handling = performance.now();
     const authorization = req.headers.authorization;
     const claimedOrigin = /origin="?([^",]+)/i.exec(authorization ?? "")?.[1] ?? "unauthenticated";
 
@@ -289,6 +290,7 @@ export class FederationPeer {
       durationMs: performance.now() - t0,
       schema,
     });
+    this.log.span("harness", handling); // answering the target (and checking its request) is harness time
     if (result.unexpected) this.unexpected.push({ reason: result.unexpected, exchange });
     if (result.tolerated) this.toleratedExchanges.push(exchange);
   }
@@ -494,12 +496,12 @@ export class FederationPeer {
 
   /** The first PDU (received before or after the call) matching `predicate`, within `timeoutMs`. */
   waitForPdu(predicate: (pdu: ReceivedPdu) => boolean, timeoutMs = FEDERATION_WAIT_MS, what = "a matching PDU"): Promise<ReceivedPdu> {
-    return this.pdus.waitFor(predicate, timeoutMs, what, this.label);
+    return this.log.waiting(this.pdus.waitFor(predicate, timeoutMs, what, this.label));
   }
 
   /** The first EDU (received before or after the call) matching `predicate`, within `timeoutMs`. */
   waitForEdu(predicate: (edu: ReceivedEdu) => boolean, timeoutMs = FEDERATION_WAIT_MS, what = "a matching EDU"): Promise<ReceivedEdu> {
-    return this.edus.waitFor(predicate, timeoutMs, what, this.label);
+    return this.log.waiting(this.edus.waitFor(predicate, timeoutMs, what, this.label));
   }
 
   /**

@@ -1,6 +1,6 @@
 // The run report: what report.json holds (its schema: schemas/report.schema.json), and the
 // functions that turn per-test results into summaries.
-import type { Exchange } from "../client/exchange.ts";
+import type { Exchange, TimeSplit } from "../client/exchange.ts";
 import type { Failure, SchemaFinding } from "./failures.ts";
 
 /**
@@ -178,6 +178,40 @@ export interface RequestStats {
   overheadMs: { p50: number; p95: number };
   /** Overhead as a fraction of the request's own time, per exchange. */
   overheadFraction: { p50: number; p95: number };
+  /** Where the tests' time went, in all and by area (sums over tests, which run in parallel). */
+  time?: TimeStats;
+}
+
+/** Sums of the tests' TimeSplits (harness/client/exchange.ts), in milliseconds. */
+export interface TimeTotals {
+  tests: number;
+  testMs: number;
+  serverMs: number;
+  waitMs: number;
+  harnessMs: number;
+}
+
+export interface TimeStats {
+  total: TimeTotals;
+  areas: Record<string, TimeTotals>;
+}
+
+/** Adds up each test's time split, in all and by area. */
+export function timeStats(entries: ReadonlyArray<{ area: string; time: TimeSplit }>): TimeStats {
+  const zero = (): TimeTotals => ({ tests: 0, testMs: 0, serverMs: 0, waitMs: 0, harnessMs: 0 });
+  const total = zero();
+  const areas: Record<string, TimeTotals> = {};
+  for (const { area, time } of entries) {
+    for (const t of [total, (areas[area] ??= zero())]) {
+      t.tests++;
+      t.testMs += time.totalMs;
+      t.serverMs += time.serverMs;
+      t.waitMs += time.waitMs;
+      t.harnessMs += time.harnessMs;
+    }
+  }
+  const round = (t: TimeTotals): TimeTotals => ({ tests: t.tests, testMs: Math.round(t.testMs), serverMs: Math.round(t.serverMs), waitMs: Math.round(t.waitMs), harnessMs: Math.round(t.harnessMs) });
+  return { total: round(total), areas: Object.fromEntries(Object.entries(areas).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, round(v)])) };
 }
 
 export function quantile(sorted: number[], q: number): number {

@@ -9,7 +9,8 @@ import { applyVerdicts, type Baseline } from "./baseline.ts";
 import { behaviourOf, classifyFailure } from "./failures.ts";
 import { toJUnit } from "./junit.ts";
 import { findingEndpoint } from "./failures.ts";
-import { areaOf, requestStats, specUrl, summarise, type ErratumHit, type RunReport, type SchemaSectionEntry, type TestResultEntry } from "./model.ts";
+import { areaOf, requestStats, specUrl, summarise, timeStats, type ErratumHit, type RunReport, type SchemaSectionEntry, type TestResultEntry } from "./model.ts";
+import type { TimeSplit } from "../client/exchange.ts";
 import { renderSummary } from "./summary.ts";
 
 export interface ReporterContext {
@@ -56,6 +57,7 @@ export class ConformanceReporter implements Reporter {
     const tests: TestResultEntry[] = [];
     const runErrors: string[] = unhandled.map((e) => `${e.name ?? "Error"}: ${e.message}`);
     const timings: Array<[number, number]> = [];
+    const times: Array<{ area: string; time: TimeSplit }> = [];
     const errataHits = new Map<string, Map<string, Set<string>>>();
     for (const mod of modules) {
       const file = relative(this.ctx.rootDir, mod.moduleId);
@@ -65,6 +67,8 @@ export class ConformanceReporter implements Reporter {
         if (!entry) continue;
         tests.push(entry);
         timings.push(...(tc.meta().timings ?? []));
+        const time = tc.meta().time;
+        if (time) times.push({ area: entry.area, time });
         for (const h of tc.meta().errataHits ?? []) {
           let byEndpoint = errataHits.get(h.id);
           if (!byEndpoint) errataHits.set(h.id, (byEndpoint = new Map()));
@@ -92,7 +96,7 @@ export class ConformanceReporter implements Reporter {
       durationMs: finishedAt.getTime() - this.startedAt.getTime(),
       summary,
       areas,
-      stats: requestStats(timings),
+      stats: { ...requestStats(timings), time: timeStats(times) },
       schema: schemaSection(tests),
       errata: [...errataHits].sort(([a], [b]) => a.localeCompare(b)).map(([id, byEndpoint]) => ({
         id,

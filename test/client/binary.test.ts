@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import Ajv2020 from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { describeDigest, digestOf, encodeMultipart, parseMultipart, sha256Hex } from "../../harness/client/binary.ts";
 import { MatrixClient, cs } from "../../harness/client/client.ts";
@@ -177,6 +178,7 @@ describe("the report's exchange format", () => {
   test("an exchange with binary bodies, as the log records it, is valid in report.json", async () => {
     const schema = JSON.parse(readFileSync(new URL("../../schemas/report.schema.json", import.meta.url), "utf8"));
     const ajv = new Ajv2020.default({ allErrors: true, strict: false });
+    addFormats.default(ajv);
     ajv.addSchema(schema);
     const validate = ajv.compile({ $ref: `${schema.$id}#/$defs/exchange` });
     const { c, log } = await client();
