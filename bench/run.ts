@@ -7,8 +7,8 @@
 //            (server / waits / harness, per area and in total: see "time split" below)
 //   others   bench/*.ts files of other layers (state resolution, ...), run in turn
 // Options: --only target|suite|others, --starts N (default 3), --cold, --areas "a b" (the suite
-// section runs only these areas instead of the two runs above), --report FILE (no run: print the
-// time split of an existing report.json and exit).
+// section runs only these areas instead of the two runs above; "all": the whole suite once),
+// --report FILE (no run: print the time split of an existing report.json and exit).
 //
 // Time split: each test's log fixture splits its time (fixtures included) by the spans its
 // exchanges recorded (harness/client/exchange.ts splitTime): "server" is time waiting on the
@@ -59,6 +59,10 @@ async function benchTarget(): Promise<void> {
 }
 
 async function benchSuite(): Promise<void> {
+  if (values.areas === "all") {
+    await benchRun("all conformance suites", []);
+    return;
+  }
   if (values.areas) {
     await benchRun(`areas ${values.areas}`, ["--area", ...values.areas.split(/[\s,]+/).filter(Boolean)]);
     return;
