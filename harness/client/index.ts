@@ -3,3 +3,4 @@ export * from "./client.ts";
 export * from "./binary.ts";
 export * from "./exchange.ts";
 export * from "./register.ts";
+export * from "./sync.ts";

@@ -19,6 +19,12 @@ export interface UserClient extends MatrixClient {
   password: string;
 }
 
+/** The localpart of a user ID: `@alice:example.org` -> "alice" (the whole ID after the sigil when it has no colon). */
+export function localpartOf(userId: string): string {
+  const colon = userId.indexOf(":");
+  return userId.slice(1, colon < 0 ? undefined : colon);
+}
+
 let counter = 0;
 /** A localpart no other test of this run uses: prefix, worker pid, counter, random tail. */
 export function uniqueLocalpart(prefix = "user"): string {

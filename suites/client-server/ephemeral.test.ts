@@ -1,22 +1,18 @@
 // Ephemeral room events: typing notifications and receipts, as other members see them in /sync.
 // Spec: client-server-api/#typing-notifications, #receipts.
-import { cs, describe, expect, spec, test, type Body, type MatrixClient, type SyncResponse } from "../../harness/fixtures/index.ts";
+import { cs, describe, ephemeral, expect, spec, test, type Body, type MatrixClient } from "../../harness/fixtures/index.ts";
 
-const TYPING = "client-server-api/#put_matrixclientv3roomsroomidtypinguserid";
-const RECEIPT = "client-server-api/#post_matrixclientv3roomsroomidreceiptreceipttypeeventid";
+const PUT_TYPING = "client-server-api/#put_matrixclientv3roomsroomidtypinguserid";
+const POST_RECEIPT = "client-server-api/#post_matrixclientv3roomsroomidreceiptreceipttypeeventid";
 
 // ---- local helpers ----
-
-function ephemeral(res: SyncResponse, roomId: string, type: string): Body[] {
-  return (res.rooms?.join?.[roomId]?.ephemeral?.events ?? []).filter((e: Body) => e.type === type);
-}
 
 /**
  * A public room created by `owner` that every other client has joined; each has synced once. Returns
  * once the owner's /sync has shown every join (a server may make a join visible to /sync a moment
  * after it returns), so typing and receipts go to a room whose members /sync already knows.
  */
-async function sharedRoom(owner: MatrixClient, ...others: MatrixClient[]): Promise<string> {
+async function publicRoomJoinedBy(owner: MatrixClient, ...others: MatrixClient[]): Promise<string> {
   const roomId = await owner.createRoom({ preset: "public_chat" });
   for (const c of others) await c.joinRoom(roomId);
   const pending = new Set(others.map((c) => c.userId));
@@ -39,15 +35,15 @@ function receiptOf(ev: Body, eventId: string, type: string, userId: string): Bod
 // ---- typing ----
 
 describe("PUT /rooms/{roomId}/typing/{userId}", () => {
-  test("a typing user appears in m.typing user_ids in another member's /sync ephemeral events", spec(TYPING, "1.0"), async ({ alice, bob }) => {
-    const roomId = await sharedRoom(alice, bob);
+  test("a typing user appears in m.typing user_ids in another member's /sync ephemeral events", spec(PUT_TYPING, "1.0"), async ({ alice, bob }) => {
+    const roomId = await publicRoomJoinedBy(alice, bob);
     const res = await alice.put(cs.v3`/rooms/${roomId}/typing/${alice.userId}`, { typing: true, timeout: 30_000 });
     expect(res).toHaveStatus(200);
     await bob.syncUntil("m.typing listing alice", (r) => ephemeral(r, roomId, "m.typing").some((e) => e.content.user_ids.includes(alice.userId)));
   });
 
-  test("typing false removes the user from m.typing user_ids", spec(TYPING, "1.0"), async ({ alice, bob }) => {
-    const roomId = await sharedRoom(alice, bob);
+  test("typing false removes the user from m.typing user_ids", spec(PUT_TYPING, "1.0"), async ({ alice, bob }) => {
+    const roomId = await publicRoomJoinedBy(alice, bob);
     await alice.step("start typing", "PUT", cs.v3`/rooms/${roomId}/typing/${alice.userId}`, { body: { typing: true, timeout: 30_000 } });
     await bob.syncUntil("m.typing listing alice", (r) => ephemeral(r, roomId, "m.typing").some((e) => e.content.user_ids.includes(alice.userId)));
     const res = await alice.put(cs.v3`/rooms/${roomId}/typing/${alice.userId}`, { typing: false });
@@ -55,10 +51,10 @@ describe("PUT /rooms/{roomId}/typing/{userId}", () => {
     await bob.syncUntil("m.typing without alice", (r) => ephemeral(r, roomId, "m.typing").some((e) => !e.content.user_ids.includes(alice.userId)));
   });
 
-  test("setting typing for a different user is refused with a 4xx error and has no effect", spec(TYPING, "1.0"), async ({ alice, bob, charlie }) => {
+  test("setting typing for a different user is refused with a 4xx error and has no effect", spec(PUT_TYPING, "1.0"), async ({ alice, bob, charlie }) => {
     // The endpoint lists no error for this case, so any 4xx standard error response is accepted
     // (Synapse answers 400 M_FORBIDDEN); the test also checks bob is never shown as typing.
-    const roomId = await sharedRoom(alice, bob, charlie);
+    const roomId = await publicRoomJoinedBy(alice, bob, charlie);
     const res = await alice.put(cs.v3`/rooms/${roomId}/typing/${bob.userId}`, { typing: true, timeout: 30_000 });
     expect(res.status, `status ${res.status}`).toBeGreaterThanOrEqual(400);
     expect(res.status, `status ${res.status}`).toBeLessThan(500);
@@ -77,8 +73,8 @@ describe("PUT /rooms/{roomId}/typing/{userId}", () => {
 // ---- receipts ----
 
 describe("POST /rooms/{roomId}/receipt/{receiptType}/{eventId}", () => {
-  test("an m.read receipt appears as m.receipt in another member's /sync ephemeral events", spec(RECEIPT, "1.0"), async ({ alice, bob }) => {
-    const roomId = await sharedRoom(alice, bob);
+  test("an m.read receipt appears as m.receipt in another member's /sync ephemeral events", spec(POST_RECEIPT, "1.0"), async ({ alice, bob }) => {
+    const roomId = await publicRoomJoinedBy(alice, bob);
     const eventId = await alice.sendMessage(roomId, "read me");
     const res = await bob.post(cs.v3`/rooms/${roomId}/receipt/m.read/${eventId}`, {});
     expect(res).toHaveStatus(200);
@@ -91,8 +87,8 @@ describe("POST /rooms/{roomId}/receipt/{receiptType}/{eventId}", () => {
     expect(receipt!.thread_id, "an unthreaded receipt has no thread_id").toBeUndefined();
   });
 
-  test("a threaded receipt for the main timeline carries thread_id main", spec(RECEIPT, "1.4"), async ({ alice, bob }) => {
-    const roomId = await sharedRoom(alice, bob);
+  test("a threaded receipt for the main timeline carries thread_id main", spec(POST_RECEIPT, "1.4"), async ({ alice, bob }) => {
+    const roomId = await publicRoomJoinedBy(alice, bob);
     const eventId = await alice.sendMessage(roomId, "main timeline");
     expect(await bob.post(cs.v3`/rooms/${roomId}/receipt/m.read/${eventId}`, { thread_id: "main" })).toHaveStatus(200);
     let receipt: Body | undefined;
@@ -104,7 +100,7 @@ describe("POST /rooms/{roomId}/receipt/{receiptType}/{eventId}", () => {
   });
 
   test("an m.read.private receipt reaches only its sender", spec("client-server-api/#private-read-receipts", "1.4"), async ({ alice, bob }) => {
-    const roomId = await sharedRoom(alice, bob);
+    const roomId = await publicRoomJoinedBy(alice, bob);
     const first = await alice.sendMessage(roomId, "privately read");
     const second = await alice.sendMessage(roomId, "publicly read");
     expect(await bob.post(cs.v3`/rooms/${roomId}/receipt/m.read.private/${first}`, {})).toHaveStatus(200);
@@ -125,22 +121,22 @@ describe("POST /rooms/{roomId}/receipt/{receiptType}/{eventId}", () => {
     await bob.syncUntil("bob's own private receipt", (r) => ephemeral(r, roomId, "m.receipt").some((e) => receiptOf(e, first, "m.read.private", bob.userId) !== undefined));
   });
 
-  test("an empty thread_id is refused with 400", spec(RECEIPT, "1.4"), async ({ alice, bob }) => {
-    const roomId = await sharedRoom(alice, bob);
+  test("an empty thread_id is refused with 400", spec(POST_RECEIPT, "1.4"), async ({ alice, bob }) => {
+    const roomId = await publicRoomJoinedBy(alice, bob);
     const eventId = await alice.sendMessage(roomId, "thread test");
     const res = await bob.post(cs.v3`/rooms/${roomId}/receipt/m.read/${eventId}`, { thread_id: "" });
     expect(res).toHaveStatus(400);
   });
 
-  test("a thread_id on an m.fully_read marker, a receipt type it does not fit, is refused with 400", spec(RECEIPT, "1.4"), async ({ alice, bob }) => {
-    const roomId = await sharedRoom(alice, bob);
+  test("a thread_id on an m.fully_read marker, a receipt type it does not fit, is refused with 400", spec(POST_RECEIPT, "1.4"), async ({ alice, bob }) => {
+    const roomId = await publicRoomJoinedBy(alice, bob);
     const eventId = await alice.sendMessage(roomId, "thread test");
     const res = await bob.post(cs.v3`/rooms/${roomId}/receipt/m.fully_read/${eventId}`, { thread_id: "main" });
     expect(res).toHaveStatus(400);
   });
 
-  test("a receipt for an event ID the room does not have is accepted or refused with a 4xx error (the spec names no error), and later receipts still arrive", spec(RECEIPT, "1.0"), async ({ alice, bob }) => {
-    const roomId = await sharedRoom(alice, bob);
+  test("a receipt for an event ID the room does not have is accepted or refused with a 4xx error (the spec names no error), and later receipts still arrive", spec(POST_RECEIPT, "1.0"), async ({ alice, bob }) => {
+    const roomId = await publicRoomJoinedBy(alice, bob);
     const res = await bob.post(cs.v3`/rooms/${roomId}/receipt/m.read/${`$no-such-event-${Date.now()}`}`, {});
     if (res.status !== 200) {
       expect(res.status, `status ${res.status}`).toBeGreaterThanOrEqual(400);

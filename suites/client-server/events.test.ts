@@ -1,12 +1,8 @@
 // Sending and reading room events: message events, transaction IDs, state events and who may send.
 // Spec: client-server-api/#sending-events-to-a-room, #transaction-identifiers, #getting-events-for-a-room.
-import { cs, describe, expect, newTxnId, spec, test, type Body, type MatrixClient } from "../../harness/fixtures/index.ts";
+import { cs, describe, expect, newTxnId, skipIfLeaveForgets, spec, test, uniqueLocalpart, type Body, type MatrixClient } from "../../harness/fixtures/index.ts";
 
 // ---- local helpers ----
-
-function unique(label: string): string {
-  return `${label} ${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 10)}`;
-}
 
 /**
  * The m.room.message events of a room, newest first, paged back from a /sync position that covers
@@ -35,23 +31,12 @@ async function secondDevice(client: MatrixClient & { localpart: string; password
   return client.as({ accessToken: body.access_token, userId: body.user_id, deviceId: body.device_id });
 }
 
-/**
- * Since 1.18 a server may forget a room on leave (the m.forget_forced_upon_leave capability), after
- * which the user can no longer read its history; tests that read a left room skip on such servers.
- */
-async function skipIfLeaveForgets(client: MatrixClient, skip: (note: string) => never): Promise<void> {
-  const caps = await client.step<Body>("read /capabilities", "GET", cs.v3`/capabilities`);
-  if (caps?.capabilities?.["m.forget_forced_upon_leave"]?.enabled === true) {
-    skip("the server forgets rooms on leave (m.forget_forced_upon_leave), so a left room's state is not readable");
-  }
-}
-
 // ---- message events ----
 
 describe("PUT /rooms/{roomId}/send/{eventType}/{txnId}", () => {
   test("returns an event ID, and the event reads back through GET /rooms/{roomId}/event/{eventId}", spec("client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid", "1.0"), async ({ alice }) => {
     const roomId = await alice.createRoom({});
-    const content = { msgtype: "m.text", body: unique("hello") };
+    const content = { msgtype: "m.text", body: uniqueLocalpart("hello") };
     const sent = await alice.put(cs.v3`/rooms/${roomId}/send/m.room.message/${newTxnId()}`, content);
     expect(sent).toHaveStatus(200);
     const eventId = sent.body.event_id as string;
@@ -110,7 +95,7 @@ describe("transaction identifiers", () => {
   test("a retransmission with the same transaction ID returns the same event ID and adds no second event", spec("client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid", "1.0"), async ({ alice }) => {
     const roomId = await alice.createRoom({});
     const txnId = newTxnId();
-    const content = { msgtype: "m.text", body: unique("once") };
+    const content = { msgtype: "m.text", body: uniqueLocalpart("once") };
     const first = await alice.put(cs.v3`/rooms/${roomId}/send/m.room.message/${txnId}`, content);
     const second = await alice.put(cs.v3`/rooms/${roomId}/send/m.room.message/${txnId}`, content);
     expect(first).toHaveStatus(200);
@@ -122,7 +107,7 @@ describe("transaction identifiers", () => {
 
   test("a different transaction ID makes a new event", spec("client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid", "1.0"), async ({ alice }) => {
     const roomId = await alice.createRoom({});
-    const content = { msgtype: "m.text", body: unique("twice") };
+    const content = { msgtype: "m.text", body: uniqueLocalpart("twice") };
     const a = await alice.put(cs.v3`/rooms/${roomId}/send/m.room.message/${newTxnId()}`, content);
     const b = await alice.put(cs.v3`/rooms/${roomId}/send/m.room.message/${newTxnId()}`, content);
     expect(a).toHaveStatus(200);
@@ -234,7 +219,7 @@ describe("PUT and GET /rooms/{roomId}/state/{eventType}/{stateKey}", () => {
   });
 
   test("a user who left reads the state as it was when they left", spec("client-server-api/#get_matrixclientv3roomsroomidstateeventtypestatekey", "1.0"), async ({ alice, bob, skip }) => {
-    await skipIfLeaveForgets(bob, skip);
+    await skipIfLeaveForgets(bob, skip, "so a left room's state is not readable");
     const roomId = await alice.createRoom({ preset: "public_chat", topic: "before bob left" });
     await bob.joinRoom(roomId);
     await bob.leave(roomId);

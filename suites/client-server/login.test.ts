@@ -2,11 +2,7 @@
 // Spec: client-server-api/#get_matrixclientv3login, #post_matrixclientv3login, #matrix-user-id,
 // #using-access-tokens, #relationship-between-access-tokens-and-devices,
 // #get_matrixclientv3accountwhoami, #post_matrixclientv3logout, #post_matrixclientv3logoutall.
-import { cs, describe, expect, spec, test, uniqueLocalpart, type MatrixClient, type Response } from "../../harness/fixtures/index.ts";
-
-function localpartOf(userId: string): string {
-  return userId.slice(1, userId.indexOf(":"));
-}
+import { cs, describe, expect, localpartOf, spec, test, uniqueLocalpart, type MatrixClient, type Response } from "../../harness/fixtures/index.ts";
 
 /** POST /login with m.login.password and an m.id.user identifier (a localpart or a user ID). */
 function passwordLogin(api: MatrixClient, user: string, password: string, extra: Record<string, unknown> = {}): Promise<Response> {

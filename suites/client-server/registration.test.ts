@@ -5,7 +5,7 @@
 //
 // The target must allow open registration with an m.login.dummy-only flow; when it does not, the
 // helper below fails with a readable precondition error rather than a misleading assertion.
-import { cs, describe, expect, spec, StepFailed, test, uniqueLocalpart, type MatrixClient, type Response } from "../../harness/fixtures/index.ts";
+import { cs, describe, expect, localpartOf, spec, StepFailed, test, uniqueLocalpart, type MatrixClient, type Response } from "../../harness/fixtures/index.ts";
 
 /** A password that no other test uses. */
 function newPassword(): string {
@@ -13,10 +13,6 @@ function newPassword(): string {
 }
 
 /** The localpart of a user ID: between the sigil and the first colon. */
-function localpartOf(userId: string): string {
-  return userId.slice(1, userId.indexOf(":"));
-}
-
 /**
  * Asserts that a user ID was allocated by this server and follows the user ID grammar: the domain
  * is the server's name, the localpart is non-empty and uses only a-z 0-9 . _ = - / +, and the whole
@@ -87,6 +83,24 @@ describe("GET /_matrix/client/v3/register/available", () => {
   );
 });
 
+/**
+ * Registers a username outside the localpart grammar. The server MUST either map a non-conforming
+ * username logically or reject it with M_INVALID_USERNAME; the rejection comes before
+ * authentication, so a server that maps it asks for auth (401) and then allocates a valid user ID.
+ */
+async function expectMappedOrInvalidUsername(api: MatrixClient, username: string, serverName: string): Promise<void> {
+  const body = { username, password: newPassword() };
+  const first = await registerWithoutAuth(api, body);
+  if (first.status === 400) {
+    expect(first).toBeMatrixError(400, "M_INVALID_USERNAME");
+    return;
+  }
+  expect(first, "a server that maps the username must go on to authentication").toHaveStatus(401);
+  const res = await completeWithDummy(api, body, first);
+  expect(res).toHaveStatus(200);
+  expectLocalUserId(res.body.user_id, serverName);
+}
+
 describe("POST /_matrix/client/v3/register: user-interactive authentication", () => {
   test(
     "answers a registration without auth with 401 and the flows to complete, and creates no account yet",
@@ -136,18 +150,7 @@ describe("POST /_matrix/client/v3/register: user-interactive authentication", ()
     "rejects an upper-case username with 400 M_INVALID_USERNAME or maps it onto a valid user ID",
     spec("client-server-api/#post_matrixclientv3register", "1.0"),
     async ({ api, deployment }) => {
-      // The server MUST either map a non-conforming username logically or reject it with
-      // M_INVALID_USERNAME; the rejection comes before authentication.
-      const body = { username: uniqueLocalpart("upper").toUpperCase(), password: newPassword() };
-      const first = await registerWithoutAuth(api, body);
-      if (first.status === 400) {
-        expect(first).toBeMatrixError(400, "M_INVALID_USERNAME");
-        return;
-      }
-      expect(first, "a server that maps the username must go on to authentication").toHaveStatus(401);
-      const res = await completeWithDummy(api, body, first);
-      expect(res).toHaveStatus(200);
-      expectLocalUserId(res.body.user_id, deployment.serverName);
+      await expectMappedOrInvalidUsername(api, uniqueLocalpart("upper").toUpperCase(), deployment.serverName);
     },
   );
 
@@ -155,16 +158,7 @@ describe("POST /_matrix/client/v3/register: user-interactive authentication", ()
     "rejects a username with characters outside the localpart grammar with 400 M_INVALID_USERNAME or maps it onto a valid user ID",
     spec("client-server-api/#post_matrixclientv3register", "1.0"),
     async ({ api, deployment }) => {
-      const body = { username: `${uniqueLocalpart("chars")} *!#é`, password: newPassword() };
-      const first = await registerWithoutAuth(api, body);
-      if (first.status === 400) {
-        expect(first).toBeMatrixError(400, "M_INVALID_USERNAME");
-        return;
-      }
-      expect(first, "a server that maps the username must go on to authentication").toHaveStatus(401);
-      const res = await completeWithDummy(api, body, first);
-      expect(res).toHaveStatus(200);
-      expectLocalUserId(res.body.user_id, deployment.serverName);
+      await expectMappedOrInvalidUsername(api, `${uniqueLocalpart("chars")} *!#é`, deployment.serverName);
     },
   );
 });

@@ -1,7 +1,7 @@
 // GET /sync: initial and incremental syncs, timeline limits and gaps, left rooms, long-polling and
 // filters uploaded with POST /user/{userId}/filter.
 // Spec: client-server-api/#syncing, #get_matrixclientv3sync, #filtering, #leaving-rooms.
-import { cs, describe, expect, spec, test, type Body, type ClientEvent, type MatrixClient, type SyncResponse } from "../../harness/fixtures/index.ts";
+import { cs, describe, expect, skipIfLeaveForgets, spec, test, type ClientEvent, type MatrixClient, type SyncResponse } from "../../harness/fixtures/index.ts";
 
 // Tests whose requirement is #syncing or #leaving-rooms prose still cite the sync operation: their
 // act is GET /sync.
@@ -38,14 +38,6 @@ async function roomWithMessages(client: MatrixClient, n: number, createBody: Rec
   for (let i = 1; i <= n; i++) ids.push(await client.sendMessage(roomId, `message ${i}`));
   await client.syncPast(roomId, n > 0 ? ids[n - 1]! : await client.sendEvent(roomId, "org.matrix_conformance.marker", {}));
   return { roomId, ids };
-}
-
-async function skipIfLeaveForgets(client: MatrixClient, skip: (note: string) => never): Promise<void> {
-  // Since 1.18 a server may forget rooms on leave; forgotten rooms never appear in /sync.
-  const caps = await client.step<Body>("read /capabilities", "GET", cs.v3`/capabilities`);
-  if (caps?.capabilities?.["m.forget_forced_upon_leave"]?.enabled === true) {
-    skip("the server forgets rooms on leave (m.forget_forced_upon_leave), and forgotten rooms never appear in /sync");
-  }
 }
 
 // ---- initial and incremental ----
@@ -162,7 +154,7 @@ describe("GET /sync timeline limit", () => {
 
 describe("GET /sync and left rooms", () => {
   test("with include_leave, a room left since the last sync is under rooms.leave with the leave event", spec(SYNC, "1.0"), async ({ alice, bob, skip }) => {
-    await skipIfLeaveForgets(bob, skip);
+    await skipIfLeaveForgets(bob, skip, "and forgotten rooms never appear in /sync");
     const roomId = await alice.createRoom({ preset: "public_chat" });
     await bob.joinRoom(roomId);
     await bob.syncUntil("bob's join in /sync", (r) => joined(r, roomId) !== undefined);

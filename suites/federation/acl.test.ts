@@ -20,6 +20,7 @@ import {
   type Response,
   type UserClient,
 } from "../../harness/fixtures/federation.ts";
+import { ONE_VERSION } from "./room-version-classes.ts";
 
 const ACL = "server-server-api/#server-access-control-lists-acls";
 const MAKE_JOIN = "server-server-api/#get_matrixfederationv1make_joinroomiduserid";
@@ -30,9 +31,9 @@ const ACL_CONTENT = { allow: ["*"], deny: [], allow_ip_literals: false };
  * a target user and by a second peer named `127.0.0.1:<port>`, then an ACL denying IP literals
  * sent by the room's creator. Returns both peers; the target accepted the ACL over /send.
  */
-async function arrange(newPeer: NewPeer, peer: FederationPeer, alice: UserClient) {
+async function roomDenyingIpLiteralPeer(newPeer: NewPeer, peer: FederationPeer, alice: UserClient) {
   const owner = peer.userId("owner");
-  const room = peer.createRoom({ version: "10", creator: owner });
+  const room = peer.createRoom({ version: ONE_VERSION, creator: owner });
   peer.handle.transactions();
   await joinPeerRoom(peer, alice, room);
   const denied = await newPeer({ label: "denied peer", host: "127.0.0.1" });
@@ -40,7 +41,7 @@ async function arrange(newPeer: NewPeer, peer: FederationPeer, alice: UserClient
   // The denied peer's user joins through the owner peer (peer to peer), then the owner tells the
   // target about the join.
   peer.handle.joins();
-  const join = await denied.joinRoomOnTarget(room.roomId, denied.userId("eve"), "10", { destination: peer.serverName });
+  const join = await denied.joinRoomOnTarget(room.roomId, denied.userId("eve"), ONE_VERSION, { destination: peer.serverName });
   await peer.sendPdus(room.roomId, [join.joinEvent], { destination: peer.targetServerName });
   await alice.syncUntilEvent(room.roomId, (e) => e.event_id === join.joinEventId, "the denied peer's join");
   const acl = peer.buildEvent(room.roomId, { type: "m.room.server_acl", state_key: "", sender: owner, content: ACL_CONTENT });
@@ -55,7 +56,7 @@ describe("a peer denied by m.room.server_acl", () => {
   test("its PDUs in /send are ignored, each with an error in the response, and never reach the target user", spec(ACL, "1.0"), async ({ peer, newPeer, alice }) => {
     // ACLs "MUST be applied to all PDUs on a per-PDU basis": a denied server's PDU "MUST be
     // ignored with an appropriate error included in the response for the respective event ID".
-    const { room, owner, denied, eve } = await arrange(newPeer, peer, alice);
+    const { room, owner, denied, eve } = await roomDenyingIpLiteralPeer(newPeer, peer, alice);
     const pdu = denied.buildEvent(room.roomId, { type: "m.room.message", sender: eve, content: { msgtype: "m.text", body: "denied" } });
     const eventId = denied.eventId(room.roomId, pdu);
     const { response, errors } = await denied.sendPdus(room.roomId, [pdu], { destination: denied.targetServerName, expectAccepted: false });
@@ -79,18 +80,18 @@ describe("a peer denied by m.room.server_acl", () => {
     // a room, the receiving server MUST reply with a 403 HTTP status code and an errcode of
     // M_FORBIDDEN", and /_matrix/federation/v1/make_join is among the prefixes that "MUST be
     // protected".
-    const { room, denied } = await arrange(newPeer, peer, alice);
+    const { room, denied } = await roomDenyingIpLiteralPeer(newPeer, peer, alice);
     // The control: an allowed server's make_join gets past the ACL to the room version check (it
     // lists no version the room has, so the answer is 400 M_INCOMPATIBLE_ROOM_VERSION, not 403).
     const allowed = await newPeer({ label: "allowed peer" });
     const control = await allowed.makeJoin(room.roomId, allowed.userId("carol"), ["9"]);
     expect(control, "the control: an allowed server's make_join").toBeMatrixError(400, "M_INCOMPATIBLE_ROOM_VERSION");
-    const res = await denied.makeJoin(room.roomId, denied.userId("mallory"), ["10"]);
+    const res = await denied.makeJoin(room.roomId, denied.userId("mallory"), [ONE_VERSION]);
     expect(res).toBeMatrixError(403, "M_FORBIDDEN");
   });
 
   test("its requests for the room's state, history and auth chains are refused with 403 M_FORBIDDEN", spec(ACL, "1.0"), async ({ peer, newPeer, alice }) => {
-    const { room, denied, joinEventId } = await arrange(newPeer, peer, alice);
+    const { room, denied, joinEventId } = await roomDenyingIpLiteralPeer(newPeer, peer, alice);
     const roomId = room.roomId;
     const requests: Array<[string, () => Promise<Response>]> = [
       ["/state", () => denied.request("GET", fed.v1`/state/${roomId}`, { query: { event_id: joinEventId } })],
@@ -110,7 +111,7 @@ describe("a peer denied by m.room.server_acl", () => {
 
   test("its m.typing EDUs for the room are ignored", spec(ACL, "1.13", { msc: "4163" }), async ({ peer, newPeer, alice }) => {
     // For m.typing, "if the sending server is denied access to the room ... the EDU MUST be ignored".
-    const { room, owner, denied, eve } = await arrange(newPeer, peer, alice);
+    const { room, owner, denied, eve } = await roomDenyingIpLiteralPeer(newPeer, peer, alice);
     const typing = (user: string) => ({ edu_type: "m.typing", content: { room_id: room.roomId, user_id: user, typing: true } });
     expect(await denied.sendTransaction(denied.targetServerName, { edus: [typing(eve)] })).toHaveStatus(200);
     // Then the allowed peer's typing, which must show.

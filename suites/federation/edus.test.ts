@@ -4,41 +4,31 @@
 // Spec: server-server-api/#edus, #typing-notifications, #receipts, #presence, #device-management.
 import { randomBytes } from "node:crypto";
 import { encodeBase64, generateSigningKey, signJson } from "../../harness/crypto/index.ts";
-import { FEDERATION_WAIT_MS,
-  cs,
-  describe,
-  expect,
-  fed,
-  peerRoomWithTargetUser,
-  spec,
-  test,
-  type FederationPeer,
-  type ReceivedEdu,
-  type SyncResponse,
-  type UserClient,
-} from "../../harness/fixtures/federation.ts";
+import { FEDERATION_WAIT_MS, cs, describe, ephemeral, expect, fed, peerRoomWithTargetUser, spec, test, type FederationPeer, type ReceivedEdu, type UserClient } from "../../harness/fixtures/federation.ts";
+import { ONE_VERSION } from "./room-version-classes.ts";
 
 const TYPING = "server-server-api/#typing-notifications";
 const RECEIPTS = "server-server-api/#receipts";
 const PRESENCE = "server-server-api/#presence";
 const DEVICES = "server-server-api/#device-management";
 
-/** EDUs do not depend on the room version: one widely offered version is enough. */
-const sharedRoom = (peer: FederationPeer, alice: UserClient, skip: (note: string) => never) => peerRoomWithTargetUser(peer, alice, "10", skip);
-
-const ephemeral = (res: SyncResponse, roomId: string, type: string): Array<Record<string, any>> =>
-  (res.rooms?.join?.[roomId]?.ephemeral?.events ?? []).filter((e: { type?: string }) => e.type === type);
+/**
+ * A room the peer creates (its user bob as creator) with the target user alice joined: the room
+ * two servers must share for EDUs to flow. EDUs do not depend on the room version, so the room is
+ * in the suites' one version for version-independent bodies (ONE_VERSION).
+ */
+const roomSharedWithPeer = (peer: FederationPeer, alice: UserClient, skip: (note: string) => never) => peerRoomWithTargetUser(peer, alice, ONE_VERSION, skip);
 
 describe("typing notifications", () => {
   test("an m.typing EDU from a peer shows its user typing in the target user's /sync", spec(TYPING, "1.0"), async ({ peer, alice, skip }) => {
-    const { room, bob } = await sharedRoom(peer, alice, skip);
+    const { room, bob } = await roomSharedWithPeer(peer, alice, skip);
     const res = await peer.sendTransaction(peer.targetServerName, { edus: [{ edu_type: "m.typing", content: { room_id: room.roomId, user_id: bob, typing: true } }] });
     expect(res).toHaveStatus(200);
     await alice.syncUntil(`${bob} typing in ${room.roomId}`, (s) => ephemeral(s, room.roomId, "m.typing").some((e) => (e.content?.user_ids ?? []).includes(bob)));
   });
 
   test("a target user typing reaches the peer as an m.typing EDU naming the room and user", spec(TYPING, "1.0"), async ({ peer, alice, skip }) => {
-    const { room } = await sharedRoom(peer, alice, skip);
+    const { room } = await roomSharedWithPeer(peer, alice, skip);
     await alice.step("start typing", "PUT", cs.v3`/rooms/${room.roomId}/typing/${alice.userId}`, { body: { typing: true, timeout: 30_000 } });
     const edu = await peer.waitForEdu(
       (e) => e.edu_type === "m.typing" && (e.content as Record<string, unknown>)?.room_id === room.roomId && (e.content as Record<string, unknown>)?.user_id === alice.userId,
@@ -51,7 +41,7 @@ describe("typing notifications", () => {
 
 describe("read receipts", () => {
   test("an m.receipt EDU from a peer shows in the target user's /sync for the event it names", spec(RECEIPTS, "1.0"), async ({ peer, alice, skip }) => {
-    const { room, bob } = await sharedRoom(peer, alice, skip);
+    const { room, bob } = await roomSharedWithPeer(peer, alice, skip);
     const eventId = await peer.sendMessage(room.roomId, bob, "read me");
     await alice.syncUntilEvent(room.roomId, (e) => e.event_id === eventId, "the peer's message");
     const ts = Date.now();
@@ -65,7 +55,7 @@ describe("read receipts", () => {
   });
 
   test("a target user's read receipt reaches the peer as an m.receipt EDU with the event and a timestamp", spec(RECEIPTS, "1.0"), async ({ peer, alice, skip }) => {
-    const { room, bob } = await sharedRoom(peer, alice, skip);
+    const { room, bob } = await roomSharedWithPeer(peer, alice, skip);
     const eventId = await peer.sendMessage(room.roomId, bob, "please read");
     await alice.syncUntilEvent(room.roomId, (e) => e.event_id === eventId, "the peer's message");
     await alice.step("send a read receipt", "POST", cs.v3`/rooms/${room.roomId}/receipt/m.read/${eventId}`, { body: {} });
@@ -90,7 +80,7 @@ describe("presence", () => {
   }
 
   test("a target user's presence reaches the peer as an m.presence EDU", spec(PRESENCE, "1.0"), async ({ peer, alice, skip }) => {
-    await sharedRoom(peer, alice, skip);
+    await roomSharedWithPeer(peer, alice, skip);
     await presenceOn(alice, skip);
     const of = (e: ReceivedEdu) => ((e.content as { push?: Array<Record<string, unknown>> })?.push ?? []).find((p) => p.user_id === alice.userId && p.presence === "online");
     const edu = await peer.waitForEdu((e) => e.edu_type === "m.presence" && of(e) !== undefined, 15_000, `m.presence online for ${alice.userId}`);
@@ -99,7 +89,7 @@ describe("presence", () => {
   });
 
   test("an m.presence EDU from a peer shows in the target user's /sync presence", spec(PRESENCE, "1.0"), async ({ peer, alice, skip }) => {
-    const { bob } = await sharedRoom(peer, alice, skip);
+    const { bob } = await roomSharedWithPeer(peer, alice, skip);
     await presenceOn(alice, skip);
     const res = await peer.sendTransaction(peer.targetServerName, {
       edus: [{ edu_type: "m.presence", content: { push: [{ user_id: bob, presence: "online", last_active_ago: 0, currently_active: true, status_msg: "from the peer" }] } }],
@@ -115,7 +105,7 @@ describe("device lists", () => {
   test("a target user signing in on a new device sends the peer an m.device_list_update for it", spec(DEVICES, "1.0"), async ({ peer, alice, api, skip }) => {
     // Servers must send m.device_list_update EDUs to every server sharing a room with the user
     // whenever the user's device list changes, new devices included.
-    await sharedRoom(peer, alice, skip);
+    await roomSharedWithPeer(peer, alice, skip);
     const login = await api.post(cs.v3`/login`, { type: "m.login.password", identifier: { type: "m.id.user", user: alice.userId }, password: alice.password, initial_device_display_name: "second device" });
     expect(login).toHaveStatus(200);
     const deviceId = String(login.body.device_id);
@@ -131,7 +121,7 @@ describe("device lists", () => {
 
   test("GET /user/devices/{userId} lists the target user's device with the identity keys it uploaded", spec("server-server-api/#get_matrixfederationv1userdevicesuserid", "1.0"), async ({ peer, alice, skip }) => {
     // Each listed device requires its `keys`, so a device appears once it has uploaded keys.
-    await sharedRoom(peer, alice, skip);
+    await roomSharedWithPeer(peer, alice, skip);
     const deviceId = alice.deviceId!;
     const key = generateSigningKey((n) => randomBytes(n), deviceId);
     const deviceKeys = signJson(

@@ -4,6 +4,7 @@
 // harness, tested in test/federation/request-tampering.test.ts, not something the target can fail.)
 // Spec: server-server-api/#request-authentication.
 import { cs, describe, expect, parseXMatrix, spec, test, verifyRequest, type FederationPeer, type InboundRequest, type UserClient } from "../../harness/fixtures/federation.ts";
+import { serverNameOf } from "../../harness/crypto/index.ts";
 
 const AUTH = "server-server-api/#request-authentication";
 
@@ -28,7 +29,7 @@ describe("the target's outbound X-Matrix authentication", () => {
     const header = req.authorization ?? "";
     const parsed = parseXMatrix(header);
     expect(parsed.ok, `the Authorization header parses as X-Matrix: ${header}`).toBe(true);
-    const target = alice.userId.split(":").slice(1).join(":");
+    const target = serverNameOf(alice.userId);
     if (parsed.ok) expect(parsed.params.origin, "origin names the target").toBe(target);
     const verdict = await verifyRequest({
       method: req.method,

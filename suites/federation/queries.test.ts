@@ -1,19 +1,16 @@
 // Queries a peer makes of the target: profiles, room aliases, the published room directory.
 // Spec: server-server-api/#querying-for-information, #published-room-directory.
-import { randomBytes } from "node:crypto";
-import { cs, describe, expect, fed, spec, test, type FederationPeer, type Response, type UserClient } from "../../harness/fixtures/federation.ts";
+import { cs, describe, expect, fed, spec, test, uniqueLocalpart, type FederationPeer, type Response, type UserClient } from "../../harness/fixtures/federation.ts";
 
 const PROFILE = "server-server-api/#get_matrixfederationv1queryprofile";
 const DIRECTORY = "server-server-api/#get_matrixfederationv1querydirectory";
 const PUBLIC_GET = "server-server-api/#get_matrixfederationv1publicrooms";
 const PUBLIC_POST = "server-server-api/#post_matrixfederationv1publicrooms";
 
-const unique = (prefix: string) => `${prefix}${randomBytes(5).toString("hex")}`;
-
 /** A target user with a display name and an avatar URL set. */
 async function withProfile(alice: UserClient): Promise<{ displayname: string; avatar_url: string }> {
-  const displayname = unique("Alice ");
-  const avatar_url = `mxc://example.org/${unique("avatar")}`;
+  const displayname = `Alice ${uniqueLocalpart("name")}`;
+  const avatar_url = `mxc://example.org/${uniqueLocalpart("avatar")}`;
   await alice.step("set the display name", "PUT", cs.v3`/profile/${alice.userId}/displayname`, { body: { displayname } });
   await alice.step("set the avatar URL", "PUT", cs.v3`/profile/${alice.userId}/avatar_url`, { body: { avatar_url } });
   return { displayname, avatar_url };
@@ -54,7 +51,7 @@ describe("GET /query/profile", () => {
   test("a user of the target that does not exist is 404 M_NOT_FOUND", spec(PROFILE, "1.0"), async ({ peer, alice, federation, skip }) => {
     // Control first: the same query for an existing user is answered.
     expect(await queryProfile(peer, alice.userId, skip), "the control, an existing user").toHaveStatus(200);
-    const res = await queryProfile(peer, `@${unique("nobody")}:${federation.serverName}`, skip);
+    const res = await queryProfile(peer, `@${uniqueLocalpart("nobody")}:${federation.serverName}`, skip);
     expect(res).toBeMatrixError(404, "M_NOT_FOUND");
   });
 });
@@ -62,7 +59,7 @@ describe("GET /query/profile", () => {
 describe("GET /query/directory", () => {
   test("an alias on the target resolves to its room ID and a list of servers", spec(DIRECTORY, "1.0"), async ({ peer, alice, federation }) => {
     const roomId = await alice.createRoom({ preset: "public_chat" });
-    const alias = `#${unique("fed-alias-")}:${federation.serverName}`;
+    const alias = `#${uniqueLocalpart("fed-alias")}:${federation.serverName}`;
     await alice.step("create an alias", "PUT", cs.v3`/directory/room/${alias}`, { body: { room_id: roomId } });
     const res = await peer.request("GET", fed.v1`/query/directory`, { query: { room_alias: alias } });
     expect(res).toHaveStatus(200);
@@ -71,7 +68,7 @@ describe("GET /query/directory", () => {
   });
 
   test("an alias the target does not have is 404 M_NOT_FOUND", spec(DIRECTORY, "1.0"), async ({ peer, federation }) => {
-    const res = await peer.request("GET", fed.v1`/query/directory`, { query: { room_alias: `#${unique("no-such-alias-")}:${federation.serverName}` } });
+    const res = await peer.request("GET", fed.v1`/query/directory`, { query: { room_alias: `#${uniqueLocalpart("no-such-alias")}:${federation.serverName}` } });
     expect(res).toBeMatrixError(404, "M_NOT_FOUND");
   });
 });
@@ -79,7 +76,7 @@ describe("GET /query/directory", () => {
 describe("published room directory", () => {
   /** A room alice publishes in the target's directory, with a name no other room has. */
   async function published(alice: UserClient): Promise<{ roomId: string; name: string }> {
-    const name = unique("Published room ");
+    const name = `Published room ${uniqueLocalpart("room")}`;
     const roomId = await alice.createRoom({ preset: "public_chat", visibility: "public", name });
     return { roomId, name };
   }
@@ -109,7 +106,7 @@ describe("published room directory", () => {
 
   test("POST /publicRooms leaves out rooms that do not match the search term", spec(PUBLIC_POST, "1.0"), async ({ peer, alice }) => {
     const { roomId } = await published(alice);
-    const res = await peer.request("POST", fed.v1`/publicRooms`, { body: { limit: 10, filter: { generic_search_term: unique("nothing-matches-") } } });
+    const res = await peer.request("POST", fed.v1`/publicRooms`, { body: { limit: 10, filter: { generic_search_term: uniqueLocalpart("nothing-matches") } } });
     expect(res).toHaveStatus(200);
     expect((res.body.chunk as Array<{ room_id: string }>).map((r) => r.room_id), "a room that does not match").not.toContain(roomId);
   });

@@ -16,20 +16,7 @@
 // Spec: server-server-api/#checks-performed-on-receipt-of-a-pdu, #validating-hashes-and-signatures-on-received-events,
 // #rejection, client-server-api/#size-limits, rooms/vN authorization rules.
 import { signEvent } from "../../harness/crypto/index.ts";
-import {
-  cs,
-  describe,
-  describePdu,
-  expect,
-  peerRoomWithTargetUser,
-  spec,
-  test,
-  type ClientEvent,
-  type FederationPeer,
-  type PeerRoom,
-  type UserClient,
-  type WirePdu,
-} from "../../harness/fixtures/federation.ts";
+import { cs, describe, describePdu, expect, peerRoomWithTargetUser, spec, test, type ClientEvent, type FederationPeer, type PeerRoom, type UserClient, type WirePdu } from "../../harness/fixtures/federation.ts";
 import { FORMAT_CLASSES, ONE_VERSION } from "./room-version-classes.ts";
 
 const RECEIPT = "server-server-api/#checks-performed-on-receipt-of-a-pdu";
