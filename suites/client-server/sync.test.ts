@@ -1,7 +1,7 @@
 // GET /sync: initial and incremental syncs, timeline limits and gaps, left rooms, long-polling and
 // filters uploaded with POST /user/{userId}/filter.
 // Spec: client-server-api/#syncing, #get_matrixclientv3sync, #filtering, #leaving-rooms.
-import { cs, describe, expect, skipIfLeaveForgets, spec, test, type ClientEvent, type MatrixClient, type SyncResponse } from "../../harness/fixtures/index.ts";
+import { cs, describe, expect, ROOM_WITH_HISTORY, skipIfLeaveForgets, spec, test, type ClientEvent, type MatrixClient, type SyncResponse } from "../../harness/fixtures/index.ts";
 
 // Tests whose requirement is #syncing or #leaving-rooms prose still cite the sync operation: their
 // act is GET /sync.
@@ -43,12 +43,12 @@ async function roomWithMessages(client: MatrixClient, n: number, createBody: Rec
 // ---- initial and incremental ----
 
 describe("GET /sync initial and incremental", () => {
-  test("an initial sync lists a joined room with its state and timeline", spec(SYNC, "1.0"), async ({ alice }) => {
-    const { roomId, ids } = await roomWithMessages(alice, 1);
+  test("an initial sync lists a joined room with its state and timeline", spec(SYNC, "1.0"), async ({ roomWithHistory: { roomId, ids, owner: alice } }) => {
+    // The worker's shared room (five messages, a name; harness/fixtures/shared-rooms.ts): this test only reads.
     const res = await syncOnce(alice);
     const room = joined(res, roomId);
     expect(room, "the room is under rooms.join").toBeDefined();
-    expect(timelineIds(res, roomId), "the timeline holds the latest message").toContain(ids[0]);
+    expect(timelineIds(res, roomId), "the timeline holds the latest message").toContain(ids.at(-1));
     const everything = [...(room!.state?.events ?? []), ...(room!.timeline?.events ?? [])];
     for (const type of ["m.room.create", "m.room.power_levels", "m.room.name"]) {
       expect(everything.map((e) => e.type), `${type} is in state or timeline`).toContain(type);
@@ -88,8 +88,8 @@ describe("GET /sync initial and incremental", () => {
 // ---- timeline limit and gaps ----
 
 describe("GET /sync timeline limit", () => {
-  test("a timeline limit in an inline filter caps an initial sync's timeline to the newest events and sets limited", spec(SYNC, "1.0"), async ({ alice }) => {
-    const { roomId, ids } = await roomWithMessages(alice, 5);
+  test("a timeline limit in an inline filter caps an initial sync's timeline to the newest events and sets limited", spec(SYNC, "1.0"), async ({ roomWithHistory: { roomId, ids, owner: alice } }) => {
+    // The worker's shared room (five messages, a name; harness/fixtures/shared-rooms.ts): this test only reads.
     const res = await syncOnce(alice, { filter: { room: { timeline: { limit: 2 } } } });
     const timeline = joined(res, roomId)?.timeline;
     expect(timeline, "the room's timeline").toBeDefined();
@@ -100,12 +100,12 @@ describe("GET /sync timeline limit", () => {
     expect(timeline!.limited, "more happened than the limit let through").toBe(true);
   });
 
-  test("a limited initial sync's state is the room state at the start of the timeline", spec(SYNC, "1.0"), async ({ alice }) => {
-    const { roomId } = await roomWithMessages(alice, 3, { name: "named before the messages" });
+  test("a limited initial sync's state is the room state at the start of the timeline", spec(SYNC, "1.0"), async ({ roomWithHistory: { roomId, owner: alice } }) => {
+    // The worker's shared room (five messages, a name; harness/fixtures/shared-rooms.ts): this test only reads.
     const res = await syncOnce(alice, { filter: { room: { timeline: { limit: 1 } } } });
     const state = joined(res, roomId)?.state?.events ?? [];
     expect(state.map((e) => e.type), "m.room.create in state").toContain("m.room.create");
-    expect(state.find((e) => e.type === "m.room.name")?.content.name, "the room name in the state at the start of the timeline").toBe("named before the messages");
+    expect(state.find((e) => e.type === "m.room.name")?.content.name, "the room name in the state at the start of the timeline").toBe(ROOM_WITH_HISTORY.name);
     expect(state.some((e) => e.type === "m.room.member" && e.state_key === alice.userId), "the syncing user's membership").toBe(true);
   });
 
@@ -195,8 +195,8 @@ describe("GET /sync long-polling", () => {
     expect(timelineIds(res, roomId), "the timeline the long poll returns holds the event sent while it waited").toContain(sent);
   });
 
-  test("with timeout=0 and nothing new, the room's timeline is empty", spec(SYNC, "1.0"), async ({ alice }) => {
-    const { roomId } = await roomWithMessages(alice, 1);
+  test("with timeout=0 and nothing new, the room's timeline is empty", spec(SYNC, "1.0"), async ({ roomWithHistory: { roomId, owner: alice } }) => {
+    // The worker's shared room (five messages, a name; harness/fixtures/shared-rooms.ts): this test only reads.
     const first = await syncOnce(alice);
     const res = await syncOnce(alice, { since: first.next_batch, timeout: 0 });
     expect(timelineIds(res, roomId), "the timeline of an incremental sync with nothing new").toEqual([]);
