@@ -6,7 +6,7 @@
 
 import { randomBytes } from "node:crypto";
 import { StepFailed, type Response } from "../client/client.ts";
-import { ROOM_VERSION_IDS, hashAndSignEvent, type SigningKey } from "../crypto/index.ts";
+import { ROOM_VERSION_IDS, hashAndSignEvent, roomVersion, type SigningKey } from "../crypto/index.ts";
 import { describePdu, eventIdOf, knownVersion, type RoomVersionId, type WirePdu } from "./events.ts";
 import { PeerRoom, stateKey } from "./room.ts";
 import { fed } from "./router.ts";
@@ -45,7 +45,7 @@ export function makeJoin(peer: MembershipPeer, roomId: string, userId: string, v
 
 /**
  * Turns a make_join (make_leave, make_knock) template into an event: keeps the template's
- * fields, adds or replaces origin, origin_server_ts and (v1-v2) the event ID as the spec's
+ * fields, adds or replaces origin, origin_server_ts and (where the server assigns event IDs: v1-v2) the event ID as the spec's
  * joining server does (#joining-rooms), then hashes and signs.
  */
 export function joinEventFromTemplate(peer: Pick<MembershipPeer, "serverName" | "signingKey">, template: Record<string, unknown>, version: RoomVersionId): WirePdu {
@@ -55,7 +55,7 @@ export function joinEventFromTemplate(peer: Pick<MembershipPeer, "serverName" | 
   }
   ev.origin_server_ts = Date.now();
   ev.origin = peer.serverName;
-  if (version === "1" || version === "2") ev.event_id = `$${randomBytes(9).toString("base64url").replace(/[^A-Za-z0-9]/g, "x")}:${peer.serverName}`;
+  if (roomVersion(version).format.eventIdFormat === "server-assigned") ev.event_id = `$${randomBytes(9).toString("base64url").replace(/[^A-Za-z0-9]/g, "x")}:${peer.serverName}`;
   return hashAndSignEvent(ev, version, peer.serverName, peer.signingKey) as WirePdu;
 }
 
