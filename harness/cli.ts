@@ -50,6 +50,8 @@ interface RunOptions {
   baseline?: string;
   strict?: boolean;
   strictShould?: boolean;
+  retries?: string;
+  allowFlaky?: boolean;
   /** commander's --no-errata: false when given. */
   errata?: boolean;
   updateBaseline?: boolean;
@@ -140,6 +142,9 @@ async function runSuites(opts: RunOptions): Promise<number> {
     process.env.MATRIX_CONFORMANCE_REQUEST_TIMEOUT_MS = String(ms);
   }
 
+  const retries = opts.retries === undefined ? 0 : Number(opts.retries);
+  if (!(Number.isInteger(retries) && retries >= 0)) throw new Fatal(`--retries takes a whole number of extra attempts, not '${opts.retries}'`);
+
   // --no-errata: the workers (schema checks, fake peers) read this and use the spec's raw schemas.
   const errata = opts.errata !== false;
   if (errata) delete process.env.MATRIX_CONFORMANCE_ERRATA;
@@ -204,6 +209,8 @@ async function runSuites(opts: RunOptions): Promise<number> {
       baseline,
       filtered: opts.grep !== undefined,
       strictShould: opts.strictShould ?? false,
+      retries,
+      allowFlaky: opts.allowFlaky ?? false,
       errata,
       erratumInfo: await erratumDescriptions(),
       onReport: (r) => (report = r),
@@ -221,6 +228,7 @@ async function runSuites(opts: RunOptions): Promise<number> {
         testNamePattern: opts.grep,
         reporters: [new ProgressReporter({ rootDir: ROOT, specVersion, baseline, strictShould: opts.strictShould ?? false, filtered: opts.grep !== undefined }), reporter],
         maxWorkers: workers,
+        retry: retries,
       },
       { server: { watch: null } },
     );
@@ -233,7 +241,7 @@ async function runSuites(opts: RunOptions): Promise<number> {
       await writeBaseline(baselineFile, next);
       process.stderr.write(`matrix-conformance: wrote ${next.entries.length} entries to ${baselineFile}; review every reason and spec link before committing it\n`);
     }
-    if (runFailed(r.summary, r.runErrors)) return EXIT_FAILED;
+    if (runFailed(r.summary, r.runErrors, r.options)) return EXIT_FAILED;
     if (opts.strict && r.summary.fixed > 0) {
       process.stderr.write(`matrix-conformance: --strict: ${r.summary.fixed} baseline entr${r.summary.fixed === 1 ? "y passes" : "ies pass"} now; remove ${r.summary.fixed === 1 ? "it" : "them"} from ${baselineFile}\n`);
       return EXIT_FAILED;
@@ -274,6 +282,8 @@ export function buildProgram(): Command {
     .option("--baseline <file>", "expected failures of the target (default: fixtures/baselines/<target>.json when it exists)")
     .option("--strict", "fail the run when a baseline entry's test passes, so the baseline only shrinks")
     .option("--strict-should", "fail the run on SHOULD- and MAY-level failures too (by default they are warnings)")
+    .option("--retries <n>", "run a failed test up to N more times; one that then passes is reported flaky, never as a plain pass (default 0)")
+    .option("--allow-flaky", "count a flaky test (passed on a retry) as a pass with a warning instead of failing the run")
     .option("--no-errata", "check against the spec's raw schemas, without the known spec defects of schemas/errata.json")
     .option("--update-baseline", "write the run's failures to the baseline file for review")
     .action(async (opts: RunOptions) => {

@@ -150,6 +150,17 @@ export function applyVerdicts(tests: TestResultEntry[], baseline: Baseline | und
     const mine = entries.filter((e) => covers(e, t.id));
     if (mine.length === 0) continue;
     mine.forEach((e) => used.add(e));
+    if (t.status === "flaky") {
+      // Failed, then passed on a retry: an entry expecting that failure (an intermittent
+      // deviation, typically) accounts for it; otherwise it stays flaky, with its evidence.
+      const hit = mine.find((e) => expects(e, t.failure?.signature));
+      if (hit) {
+        failingUnder.add(hit);
+        t.status = "expected-failure";
+        t.reason = `${hit.reason} (${hit.spec}); passed on attempt ${t.attempts ?? 2}`;
+      }
+      continue;
+    }
     if (t.status === "failed" || t.status === "setup-failed") {
       mine.forEach((e) => failingUnder.add(e));
       const hit = mine.find((e) => expects(e, t.failure?.signature));

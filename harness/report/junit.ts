@@ -8,7 +8,7 @@ function esc(s: string): string {
   return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, "").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-function testcase(t: TestResultEntry): string {
+function testcase(t: TestResultEntry, allowFlaky: boolean): string {
   const attrs = `classname="${esc(t.area)}" name="${esc(t.fullTitle)}" file="${esc(t.file)}" time="${(t.durationMs / 1000).toFixed(3)}"`;
   const ref = t.spec ? `spec: ${t.spec.url}\n` : "";
   const trace = (t.exchanges ?? []).map(formatExchange).join("\n");
@@ -23,6 +23,11 @@ function testcase(t: TestResultEntry): string {
       // Passed, with the unmet SHOULD beside it: JUnit has no warning state, so readers see it
       // as a property and in the test's output.
       return `    <testcase ${attrs}>\n      <properties><property name="warning" value="${esc(`${t.spec?.level ?? "SHOULD"}: ${t.failure?.signature ?? firstLine(t.error)}`)}"/></properties>\n      <system-out>${esc(`warning (${t.spec?.level ?? "SHOULD"}-level requirement not met)\n${ref}${sig}${t.error ?? ""}`)}</system-out>\n    </testcase>`;
+    case "flaky":
+      // Passed on a retry. By default that is a failure marked flaky (the verdict changed between
+      // attempts); under --allow-flaky, a pass carrying the failed attempts as a warning.
+      if (allowFlaky) return `    <testcase ${attrs}>\n      <properties><property name="flaky" value="${esc(`passed on attempt ${t.attempts ?? 2}: ${t.failure?.signature ?? firstLine(t.error)}`)}"/></properties>\n      <system-out>${esc(`flaky\n${ref}${sig}${t.error ?? ""}`)}</system-out>\n    </testcase>`;
+      return `    <testcase ${attrs}>\n      <failure message="${esc(`flaky: ${t.failure?.signature ?? firstLine(t.error)}`)}" type="flaky">${esc(`${ref}${sig}${t.error ?? ""}`)}</failure>\n    </testcase>`;
     case "skipped":
       return `    <testcase ${attrs}>\n      <skipped message="${esc(t.reason ?? "skipped")}"/>\n    </testcase>`;
     case "expected-failure":
@@ -37,13 +42,14 @@ function firstLine(s?: string): string {
 }
 
 export function toJUnit(report: RunReport): string {
+  const allowFlaky = report.options.allowFlaky ?? false;
   const byArea = new Map<string, TestResultEntry[]>();
   for (const t of report.tests) byArea.set(t.area, [...(byArea.get(t.area) ?? []), t]);
   const suites = [...byArea.entries()].map(([area, tests]) => {
     const c = report.areas[area]!;
     const time = tests.reduce((n, t) => n + t.durationMs, 0) / 1000;
-    return `  <testsuite name="${esc(area)}" tests="${c.total}" failures="${c.failed}" errors="${c.setupFailed}" skipped="${c.skipped + c.expectedFailures}" time="${time.toFixed(3)}">\n${tests.map(testcase).join("\n")}\n  </testsuite>`;
+    return `  <testsuite name="${esc(area)}" tests="${c.total}" failures="${c.failed + (allowFlaky ? 0 : c.flaky)}" errors="${c.setupFailed}" skipped="${c.skipped + c.expectedFailures}" time="${time.toFixed(3)}">\n${tests.map((t) => testcase(t, allowFlaky)).join("\n")}\n  </testsuite>`;
   });
   const s = report.summary;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="matrix-conformance: ${esc(report.target.name)}" tests="${s.total}" failures="${s.failed}" errors="${s.setupFailed + report.runErrors.length}" skipped="${s.skipped + s.expectedFailures}" time="${(report.durationMs / 1000).toFixed(3)}">\n${suites.join("\n")}\n</testsuites>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="matrix-conformance: ${esc(report.target.name)}" tests="${s.total}" failures="${s.failed + (allowFlaky ? 0 : s.flaky)}" errors="${s.setupFailed + report.runErrors.length}" skipped="${s.skipped + s.expectedFailures}" time="${(report.durationMs / 1000).toFixed(3)}">\n${suites.join("\n")}\n</testsuites>\n`;
 }

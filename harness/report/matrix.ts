@@ -74,6 +74,8 @@ function outcomeText(t: TestResultEntry, esc: (s: string) => string, mark: (cls:
       return `${mark("xfail", `warning (${t.spec?.level ?? "SHOULD"})`)}: ${sig}`;
     case "fixed":
       return `${mark("xfail", "fixed")}: passes, but is listed in the baseline`;
+    case "flaky":
+      return `${mark("fail", `flaky (passed on attempt ${t.attempts ?? 2})`)}: ${sig}`;
     default:
       return `${mark("xfail", "expected failure")}: ${esc(t.reason ?? "")}`;
   }

@@ -39,8 +39,10 @@ export function specUrl(section: string, specVersion: string): string {
  *   skipped           not run, with the reason
  *   expected-failure  failed with the signature its baseline entry names
  *   fixed             listed in the baseline, but passed
+ *   flaky             failed, then passed on a retry (--retries): counted apart and fails the run,
+ *                     unless --allow-flaky makes it a pass with a warning; never a silent pass
  */
-export type TestStatus = "passed" | "failed" | "setup-failed" | "warning" | "skipped" | "expected-failure" | "fixed";
+export type TestStatus = "passed" | "failed" | "setup-failed" | "warning" | "skipped" | "expected-failure" | "fixed" | "flaky";
 
 export interface TestResultEntry {
   /** Stable across runs: "<file>::<full title>". */
@@ -52,6 +54,8 @@ export interface TestResultEntry {
   spec?: SpecRef & { url: string };
   status: TestStatus;
   durationMs: number;
+  /** How many times the test ran, when it was retried (--retries). */
+  attempts?: number;
   error?: string;
   /** Why a test was skipped, or why a failure was expected. */
   reason?: string;
@@ -75,6 +79,8 @@ export interface Counts {
   skipped: number;
   expectedFailures: number;
   fixed: number;
+  /** Tests that failed and then passed on a retry. */
+  flaky: number;
   /** Distinct behaviours among the cases (a behaviour run in several room versions counts once). */
   behaviours: number;
 }
@@ -106,7 +112,7 @@ export interface RunReport {
   target: { name: string; version?: string; serverName: string; baseUrl: string; logFile?: string };
   spec: { version: string; dir: string };
   /** How verdicts were reached: errata applied or raw schemas, SHOULD failures as warnings or failures. */
-  options: { errata: boolean; strictShould: boolean };
+  options: { errata: boolean; strictShould: boolean; retries?: number; allowFlaky?: boolean };
   startedAt: string;
   finishedAt: string;
   durationMs: number;
@@ -124,7 +130,7 @@ export interface RunReport {
 }
 
 export function emptyCounts(): Counts {
-  return { total: 0, passed: 0, failed: 0, setupFailed: 0, warnings: 0, skipped: 0, expectedFailures: 0, fixed: 0, behaviours: 0 };
+  return { total: 0, passed: 0, failed: 0, setupFailed: 0, warnings: 0, skipped: 0, expectedFailures: 0, fixed: 0, flaky: 0, behaviours: 0 };
 }
 
 const COUNTED: Record<TestStatus, keyof Omit<Counts, "total" | "behaviours">> = {
@@ -135,6 +141,7 @@ const COUNTED: Record<TestStatus, keyof Omit<Counts, "total" | "behaviours">> = 
   skipped: "skipped",
   "expected-failure": "expectedFailures",
   fixed: "fixed",
+  flaky: "flaky",
 };
 
 export function addTo(c: Counts, status: TestStatus): void {
@@ -160,9 +167,12 @@ export function summarise(tests: TestResultEntry[]): { summary: Counts; areas: R
   return { summary, areas };
 }
 
-/** Whether the run's verdict is a failure: a failed or set-up-failed test, or an error outside tests. */
-export function runFailed(summary: Counts, runErrors: readonly string[]): boolean {
-  return summary.failed > 0 || summary.setupFailed > 0 || runErrors.length > 0;
+/**
+ * Whether the run's verdict is a failure: a failed or set-up-failed test, an error outside tests,
+ * or a test that passed only on a retry (unless the run allowed flaky tests).
+ */
+export function runFailed(summary: Counts, runErrors: readonly string[], opts: { allowFlaky?: boolean } = {}): boolean {
+  return summary.failed > 0 || summary.setupFailed > 0 || runErrors.length > 0 || (!opts.allowFlaky && summary.flaky > 0);
 }
 
 /** The area of a suite file: suites/client-server/rooms.test.ts -> "client-server/rooms". */

@@ -26,6 +26,10 @@ export interface ReporterContext {
   filtered?: boolean;
   /** SHOULD- and MAY-level failures fail the run (--strict-should). */
   strictShould?: boolean;
+  /** How many times a failed test was run again (--retries). */
+  retries?: number;
+  /** A test that passed on a retry is a pass with a warning rather than a failure (--allow-flaky). */
+  allowFlaky?: boolean;
   /** Whether the spec errata were applied (false under --no-errata). */
   errata?: boolean;
   /** Summary and evidence of each erratum, by id (from schemas/errata.json). */
@@ -90,7 +94,7 @@ export class ConformanceReporter implements Reporter {
       tool: { name: "matrix-conformance", version: this.ctx.toolVersion },
       target: { name: d.target, version: d.version, serverName: d.serverName, baseUrl: d.baseUrl, logFile: d.logFile },
       spec: { version: this.ctx.specVersion, dir: this.ctx.specDir },
-      options: { errata: this.ctx.errata ?? true, strictShould: this.ctx.strictShould ?? false },
+      options: { errata: this.ctx.errata ?? true, strictShould: this.ctx.strictShould ?? false, retries: this.ctx.retries ?? 0, allowFlaky: this.ctx.allowFlaky ?? false },
       startedAt: this.startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       durationMs: finishedAt.getTime() - this.startedAt.getTime(),
@@ -153,15 +157,24 @@ export function testEntry(tc: TestCase, file: string, specVersion: string, filte
     durationMs: Math.round(tc.diagnostic()?.duration ?? 0),
   };
   const schema = meta.schemaFindings?.length ? meta.schemaFindings : undefined;
+  const retried = tc.diagnostic()?.retryCount ?? 0;
+  const attempts = retried > 0 ? { attempts: retried + 1 } : {};
   if (result.state === "failed") {
     const error = errorText(result.errors);
     const failure = classifyFailure({ errors: result.errors, exchanges: meta.exchanges, findings: meta.schemaFindings, citedSection: meta.spec?.section });
-    return { ...base, status: "failed", error, failure, schema, exchanges: meta.exchanges };
+    return { ...base, ...attempts, status: "failed", error, failure, schema, exchanges: meta.exchanges };
   }
   if (result.state === "skipped" || result.state === "pending") {
     const reason = result.state === "skipped" ? result.note : undefined;
     if (filtered && reason === undefined && tc.options.mode === "skip") return undefined;
     return { ...base, status: "skipped", reason: reason ?? (tc.options.mode === "todo" ? "todo" : "skipped without a reason") };
+  }
+  if (retried > 0 && result.errors?.length) {
+    // Passed on a retry: the earlier attempts' errors are the evidence (their exchanges are quoted
+    // in the messages of the response matchers; the exchange log holds the last attempt only).
+    const failure = classifyFailure({ errors: result.errors, exchanges: undefined, findings: undefined, citedSection: meta.spec?.section });
+    const error = `passed on attempt ${retried + 1} after ${retried === 1 ? "a failed attempt" : `${retried} failed attempts`}:\n\n${errorText(result.errors)}`;
+    return { ...base, ...attempts, status: "flaky", error, failure, schema };
   }
   return { ...base, status: "passed" };
 }

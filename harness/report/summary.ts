@@ -12,8 +12,10 @@ function row(cells: string[], widths: number[]): string {
 }
 
 export function renderSummary(report: RunReport, reportDir: string): string {
-  const head = ["area", "passed", "failed", "setup", "warn", "xfail", "fixed", "skipped", "total", "behaviours"];
-  const line = (name: string, c: Counts) => [name, ...[c.passed, c.failed, c.setupFailed, c.warnings, c.expectedFailures, c.fixed, c.skipped, c.total, c.behaviours].map(String)];
+  // The flaky column appears only in runs with retries, where it can be non-zero.
+  const retrying = (report.options.retries ?? 0) > 0 || report.summary.flaky > 0;
+  const head = ["area", "passed", "failed", "setup", ...(retrying ? ["flaky"] : []), "warn", "xfail", "fixed", "skipped", "total", "behaviours"];
+  const line = (name: string, c: Counts) => [name, ...[c.passed, c.failed, c.setupFailed, ...(retrying ? [c.flaky] : []), c.warnings, c.expectedFailures, c.fixed, c.skipped, c.total, c.behaviours].map(String)];
   const rows = Object.keys(report.areas)
     .sort()
     .map((a) => line(a, report.areas[a]!));
@@ -29,6 +31,14 @@ export function renderSummary(report: RunReport, reportDir: string): string {
       if (t.baselineMismatch) out.push(`      the baseline expected: ${t.baselineMismatch.expected}`);
     }
     if (failed.length > 15) out.push(`  ... and ${failed.length - 15} more (see report.json)`);
+    out.push("");
+  }
+  const flaky = report.tests.filter((t) => t.status === "flaky");
+  if (flaky.length) {
+    const how = report.options.allowFlaky ? "allowed by --allow-flaky" : "each fails the run; --allow-flaky makes them passes with a warning";
+    out.push((report.options.allowFlaky ? yellow : red)(bold(`${flaky.length} flaky: failed, then passed on a retry (${how}):`)));
+    for (const t of flaky.slice(0, 15)) out.push(`  ${yellow("~")} ${t.area} > ${t.fullTitle} (attempt ${t.attempts ?? 2})`, `      ${t.failure?.signature ?? ""}`);
+    if (flaky.length > 15) out.push(`  ... and ${flaky.length - 15} more (see report.json)`);
     out.push("");
   }
   const warnings = report.tests.filter((t) => t.status === "warning");
@@ -56,8 +66,8 @@ export function renderSummary(report: RunReport, reportDir: string): string {
   if (fixed.length) out.push(yellow(`${fixed.length} expected failure(s) now pass: remove them from the baseline.`), "");
   for (const e of report.runErrors) out.push(red(`run error: ${e}`));
   const s = report.summary;
-  const verdict = runFailed(s, report.runErrors) ? red(bold("FAILED")) : green(bold("PASSED"));
-  out.push(`${verdict}  ${s.passed} passed, ${s.failed} failed, ${s.setupFailed} set-up failed, ${s.warnings} warnings, ${s.expectedFailures} expected failures, ${s.skipped} skipped in ${(report.durationMs / 1000).toFixed(1)} s`);
+  const verdict = runFailed(s, report.runErrors, report.options) ? red(bold("FAILED")) : green(bold("PASSED"));
+  out.push(`${verdict}  ${s.passed} passed, ${s.failed} failed, ${s.setupFailed} set-up failed, ${retrying ? `${s.flaky} flaky, ` : ""}${s.warnings} warnings, ${s.expectedFailures} expected failures, ${s.skipped} skipped in ${(report.durationMs / 1000).toFixed(1)} s`);
   out.push(`${s.total} cases of ${s.behaviours} distinct behaviours`);
   // A plain closing line that CI systems read: "N passed, N failed, N skipped".
   out.push(`conformance: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped`);

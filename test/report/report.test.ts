@@ -22,7 +22,7 @@ function report(tests: TestResultEntry[]): RunReport {
     tool: { name: "matrix-conformance", version: "0.1.0" },
     target: { name: "synapse", version: "Synapse 1.163.2", serverName: "localhost:1", baseUrl: "http://127.0.0.1:1" },
     spec: { version: "1.19", dir: "/spec" },
-    options: { errata: true, strictShould: false },
+    options: { errata: true, strictShould: false, retries: 0, allowFlaky: false },
     startedAt: "2026-01-01T00:00:00.000Z",
     finishedAt: "2026-01-01T00:00:01.000Z",
     durationMs: 1000,
@@ -49,8 +49,24 @@ describe("the run report", () => {
   const r = report([entry({}), failed, entry({ id: "b", area: "client-server/rooms", status: "skipped", reason: "room version 12 not offered" })]);
 
   test("counts by status and by area", () => {
-    expect(r.summary).toEqual({ total: 3, passed: 1, failed: 1, setupFailed: 0, warnings: 0, skipped: 1, expectedFailures: 0, fixed: 0, behaviours: 3 });
+    expect(r.summary).toEqual({ total: 3, passed: 1, failed: 1, setupFailed: 0, warnings: 0, skipped: 1, expectedFailures: 0, fixed: 0, flaky: 0, behaviours: 3 });
     expect(r.areas["client-server/rooms"]).toMatchObject({ total: 1, skipped: 1 });
+  });
+
+  test("a flaky test is a JUnit failure marked flaky, or under --allow-flaky a pass carrying the mark", () => {
+    const flaky = entry({ id: "c::flaky", title: "flaky", fullTitle: "flaky", status: "flaky", attempts: 2, error: "passed on attempt 2 after a failed attempt:\n\nexpected 401", failure: { kind: "assertion", signature: "assertion: expected 401" } });
+    const strict = report([flaky]);
+    expect(validate(strict), JSON.stringify(validate.errors)).toBe(true);
+    expect(strict.summary.flaky).toBe(1);
+    const xml = toJUnit(strict);
+    expect(xml, "by default the flaky test is a failure").toContain('<failure message="flaky: assertion: expected 401" type="flaky">');
+    expect(xml).toContain('failures="1"');
+    const lax = { ...strict, options: { ...strict.options, retries: 1, allowFlaky: true } };
+    const laxXml = toJUnit(lax);
+    expect(laxXml, "allowed: no failure element").not.toContain("<failure");
+    expect(laxXml).toContain('<property name="flaky" value="passed on attempt 2: assertion: expected 401"/>');
+    expect(renderSummary(lax, "/r"), "the summary names the flaky test and the verdict passes").toMatch(/1 flaky: failed, then passed on a retry \(allowed by --allow-flaky\)[\s\S]*PASSED /);
+    expect(renderSummary(strict, "/r")).toMatch(/FAILED /);
   });
 
   test("matches its own JSON schema", () => {

@@ -113,6 +113,17 @@ describe("verdicts", () => {
     expect(baselineFromRun("x", "1", passed, { target: "x", entries: [e] }).entries).toEqual([e]);
   });
 
+  test("a flaky test whose failed attempt a baseline entry expects is an expected failure; otherwise it stays flaky and is never 'fixed'", () => {
+    const e = entry({ id: "f::x", signature: SIG, intermittent: true });
+    const expected = [t("f::x", { status: "flaky", attempts: 2, failure: { kind: "assertion", signature: SIG } })];
+    applyVerdicts(expected, { target: "x", entries: [e] });
+    expect(expected[0]!.status).toBe("expected-failure");
+    expect(expected[0]!.reason).toContain("passed on attempt 2");
+    const other = [t("f::x", { status: "flaky", attempts: 2, failure: { kind: "assertion", signature: "assertion: something else" } })];
+    applyVerdicts(other, { target: "x", entries: [entry({ id: "f::x", signature: SIG })] });
+    expect(other[0]!.status, "a different failure is not what the entry expects").toBe("flaky");
+  });
+
   test("stale entries are those of files the run covered that match no test", () => {
     const { stale } = applyVerdicts([t("f::1")], { target: "x", entries: [entry({ id: "f::gone", signature: SIG }), entry({ id: "other.test.ts::y", signature: SIG })] });
     expect(stale).toEqual(["f::gone"]);

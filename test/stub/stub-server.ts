@@ -13,6 +13,7 @@ export type Misbehaviour =
   | "malformed-body" // /versions sends broken JSON with a JSON content type
   | "bad-room-versions" // capabilities' default room version is not among the available ones
   | "hang" // /capabilities never answers
+  | "wrong-errcode-once" // the first /capabilities without a token answers 401 M_FORBIDDEN, later ones are right
   | "malformed-transaction"; // POST /_stub/send_transaction sends a peer a transaction whose pdus is not an array
 
 export interface Stub {
@@ -41,6 +42,7 @@ export async function startStub(mode: Misbehaviour): Promise<Stub> {
   const tokens = new Map<string, string>();
   let userCount = 0;
   const hanging = new Set<ServerResponse>();
+  let wrongOnce = mode === "wrong-errcode-once";
   let serverName = "";
   // Its key document and the transactions it sends fake peers (see stub-federation.ts).
   const federation = stubFederation(() => serverName, { malformedTransaction: mode === "malformed-transaction" });
@@ -67,6 +69,10 @@ export async function startStub(mode: Misbehaviour): Promise<Stub> {
       if (!token) {
         if (mode === "wrong-status") return send(res, 403, { errcode: "M_MISSING_TOKEN", error: "no token" });
         if (mode === "wrong-errcode") return send(res, 401, { errcode: "M_FORBIDDEN", error: "no token" });
+        if (wrongOnce) {
+          wrongOnce = false;
+          return send(res, 401, { errcode: "M_FORBIDDEN", error: "no token" });
+        }
         return send(res, 401, { errcode: "M_MISSING_TOKEN", error: "Missing access token" });
       }
       if (!tokens.has(token)) return send(res, 401, { errcode: "M_UNKNOWN_TOKEN", error: "Unknown token" });

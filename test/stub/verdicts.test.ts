@@ -45,6 +45,30 @@ describe.concurrent("verdicts against the stub", () => {
     expect(t.error).toContain("set-up failed: an exchange this test needed for its arrangement breaks the spec's schema");
   });
 
+  test("without --retries a failure is a failure; with it, a test that passes on its second attempt is flaky and fails the run", async () => {
+    const once = await runAgainst("wrong-errcode-once", ["--grep", "arrangement step", "--area", "verdicts"], { selftest: true });
+    expect(once.code, "no retries: the first attempt's failure stands").toBe(1);
+    expect(test_(once, SETUP).status).toBe("failed");
+    const run = await runAgainst("wrong-errcode-once", ["--grep", "arrangement step", "--area", "verdicts", "--retries", "2"], { selftest: true });
+    expect(run.code, "a flaky test fails the run by default").toBe(1);
+    const t = test_(run, SETUP);
+    expect(t.status).toBe("flaky");
+    expect(t.attempts, "it passed on its second attempt").toBe(2);
+    expect(t.failure?.signature, "the failed attempt's signature is kept").toContain("M_FORBIDDEN");
+    expect(t.error).toMatch(/^passed on attempt 2 after a failed attempt/);
+    expect(run.report?.summary).toMatchObject({ flaky: 1, passed: 0, failed: 0 });
+    expect(run.report?.options).toMatchObject({ retries: 2, allowFlaky: false });
+    expect(run.stdout).toContain("1 flaky: failed, then passed on a retry");
+  });
+
+  test("--allow-flaky makes a flaky test a pass with a warning: the run passes and says so", async () => {
+    const run = await runAgainst("wrong-errcode-once", ["--grep", "arrangement step", "--area", "verdicts", "--retries", "1", "--allow-flaky"], { selftest: true });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(test_(run, SETUP).status).toBe("flaky");
+    expect(run.stdout).toContain("allowed by --allow-flaky");
+    expect(run.stdout).toMatch(/^PASSED /m);
+  });
+
   test("a SHOULD-level failure warns and the run passes; --strict-should fails it", async () => {
     const lax = await runAgainst("wrong-errcode", ["--grep", "SHOULD-level", "--area", "verdicts"], { selftest: true });
     expect(lax.code, lax.stdout + lax.stderr).toBe(0);
