@@ -1,56 +1,32 @@
 // Redactions: who may redact what, what a redacted event looks like afterwards, and which content
 // keys each room version's redaction algorithm keeps.
 // Spec: client-server-api/#redactions, #put_matrixclientv3roomsroomidredacteventidtxnid, rooms/v*/#redactions.
-import { ROOM_VERSIONS as FORMAT_RULES, type RoomVersionId } from "../../harness/crypto/index.ts";
-import { cs, describe, expect, newTxnId, spec, test, type Body, type MatrixClient } from "../../harness/fixtures/index.ts";
+import { onePerRuleClass, roomVersion as rulesOf } from "../../harness/crypto/index.ts";
+import { cs, describe, expect, inRoomVersion, newTxnId, spec, test, type Body, type MatrixClient } from "../../harness/fixtures/index.ts";
 
 const REDACT = "client-server-api/#put_matrixclientv3roomsroomidredacteventidtxnid";
 
-// ---- local helpers (room versions) ----
-
-/** The room versions this suite knows the rules of, and the spec release that added each. */
-const ROOM_VERSION_SINCE: Record<string, string> = {
-  "1": "1.0", "2": "1.0", "3": "1.0", "4": "1.0", "5": "1.0", "6": "1.0",
-  "7": "1.1", "8": "1.2", "9": "1.2", "10": "1.3", "11": "1.8", "12": "1.16",
-};
-const ALL_VERSIONS = Object.keys(ROOM_VERSION_SINCE);
-
-/**
- * One room version per class of the rules a test exercises: the versions are grouped by what
- * `rule` reads from the harness's room-version tables, and each group is represented by the
- * version that introduced it (the oldest), which servers that offer the group also offer. A
- * behaviour runs once per way the spec's rules differ, not once per version.
- */
-function onePerRuleClass(rule: (version: RoomVersionId) => unknown): string[] {
-  const seen = new Set<string>();
-  return ALL_VERSIONS.filter((v) => {
-    const key = JSON.stringify(rule(v as RoomVersionId));
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
+// ---- room versions (read from the harness's room-version table, never by number) ----
 
 /** Who may redact (v1-v2 auth the redaction by sender domain; v3+ check when applying it) and where `redacts` sits (top level before v11). */
-const REDACTING = onePerRuleClass((v) => [FORMAT_RULES[v].auth.redactionRule, FORMAT_RULES[v].format.redactsLocation]);
+const REDACTING = onePerRuleClass((r) => [r.auth.redactionRule, r.format.redactsLocation]);
 /** What the redaction algorithm keeps of the content of an event of `type`. */
-const keeping = (type: string) => onePerRuleClass((v) => FORMAT_RULES[v].redaction.keptContent[type] ?? null);
-
-/** Skips the test, saying why, when the server does not offer `version` in m.room_versions. */
-async function requireRoomVersion(client: MatrixClient, version: string, skip: (note: string) => never): Promise<void> {
-  const caps = await client.step<Body>("read /capabilities", "GET", cs.v3`/capabilities`);
-  const rv = caps?.capabilities?.["m.room_versions"];
-  // Without the capability, clients assume "1" is the only version.
-  const available = rv ? Object.keys(rv.available ?? {}) : ["1"];
-  if (!available.includes(version)) {
-    skip(`the server does not offer room version ${version} (m.room_versions.available: ${available.join(", ")})`);
-  }
-}
+const keeping = (type: string) => onePerRuleClass((r) => r.redaction.keptContent[type] ?? null);
+/** Whether the version's redaction algorithm keeps `key` of an event of `type`'s content. */
+const keepsContentKey = (version: string, type: string, key: string): boolean => {
+  const kept = rulesOf(version).redaction.keptContent[type];
+  return kept === "all" || (kept !== undefined && key in kept);
+};
+/** The room version's section on redactions, with the release that added the version. */
+const redactionsOf = (version: string) => spec(`rooms/v${version}/#redactions`, rulesOf(version).since);
 
 /** Where the redaction event names its target: top level in v1-v10, in content from v11. */
 function redactsOf(redaction: Body, version: string): string | undefined {
-  return Number(version) >= 11 ? redaction.content?.redacts : redaction.redacts;
+  return rulesOf(version).format.redactsLocation === "content" ? redaction.content?.redacts : redaction.redacts;
 }
+
+/** How a title names where `redacts` sits in `version`. */
+const redactsPlace = (version: string) => (rulesOf(version).format.redactsLocation === "content" ? "in content" : "top-level");
 
 async function redact(client: MatrixClient, roomId: string, eventId: string, reason?: string): Promise<string> {
   const body = await client.step<Body>("redact an event", "PUT", cs.v3`/rooms/${roomId}/redact/${eventId}/${newTxnId()}`, { body: reason ? { reason } : {} });
@@ -80,12 +56,11 @@ describe("PUT /rooms/{roomId}/redact/{eventId}/{txnId}", () => {
   // m.room.message keeps no content keys in any version; what changes is the redaction rule of
   // the authorisation rules (v1-v2) and where the redaction names its target (v11).
   for (const version of REDACTING) {
-    test(
+    test.extend(inRoomVersion(version))(
       `strips a message's content, keeps its identity, and serves the redaction under unsigned.redacted_because (room version ${version})`,
-      spec(`rooms/v${version}/#redactions`, ROOM_VERSION_SINCE[version]!),
-      async ({ alice, skip }) => {
-        await requireRoomVersion(alice, version, skip);
-        const roomId = await alice.createRoom({ room_version: version });
+      redactionsOf(version),
+      async ({ alice, roomVersion }) => {
+        const roomId = await alice.createRoom({ room_version: roomVersion });
         const eventId = await alice.sendMessage(roomId, "soon gone");
         const res = await alice.put(cs.v3`/rooms/${roomId}/redact/${eventId}/${newTxnId()}`, { reason: "cleanup" });
         expect(res).toHaveStatus(200);
@@ -93,19 +68,19 @@ describe("PUT /rooms/{roomId}/redact/{eventId}/{txnId}", () => {
         await redactionApplied(alice, roomId, redactionId);
         const ev = await getEvent(alice, roomId, eventId);
         expect(ev.content, "m.room.message keeps no content keys").toEqual({});
-        expect(ev.type).toBe("m.room.message");
-        expect(ev.sender).toBe(alice.userId);
-        expect(ev.event_id).toBe(eventId);
+        expect(ev.type, "the redacted event's type").toBe("m.room.message");
+        expect(ev.sender, "the redacted event's sender").toBe(alice.userId);
+        expect(ev.event_id, "the redacted event's ID").toBe(eventId);
         // Servers SHOULD include the redaction as unsigned.redacted_because; when they do, it must be this one.
         const because = ev.unsigned?.redacted_because;
         if (because !== undefined) {
-          expect(because.event_id).toBe(redactionId);
-          expect(because.type).toBe("m.room.redaction");
-          expect(redactsOf(because, version), "the redaction names the redacted event").toBe(eventId);
-          expect(because.content?.reason).toBe("cleanup");
+          expect(because.event_id, "unsigned.redacted_because is the redaction sent").toBe(redactionId);
+          expect(because.type, "unsigned.redacted_because type").toBe("m.room.redaction");
+          expect(redactsOf(because, roomVersion), "the redaction names the redacted event").toBe(eventId);
+          expect(because.content?.reason, "the redaction's reason").toBe("cleanup");
         }
         const redaction = await getEvent(alice, roomId, redactionId);
-        expect(redactsOf(redaction, version), `redacts is ${Number(version) >= 11 ? "in content" : "top-level"} in room version ${version}`).toBe(eventId);
+        expect(redactsOf(redaction, roomVersion), `redacts is ${redactsPlace(roomVersion)} in room version ${roomVersion}`).toBe(eventId);
       },
     );
   }
@@ -119,7 +94,7 @@ describe("PUT /rooms/{roomId}/redact/{eventId}/{txnId}", () => {
     // Read once alice's /sync has shown the message: a server may serve an event through GET
     // /event a moment after its send returns.
     await alice.syncPast(roomId, eventId);
-    expect((await getEvent(alice, roomId, eventId)).content.body).toBe("alice's words");
+    expect((await getEvent(alice, roomId, eventId)).content.body, "the message after the refused redaction").toBe("alice's words");
   });
 
   test("a member with no special power can redact their own event", spec(REDACT, "1.0"), async ({ alice, bob }) => {
@@ -129,7 +104,7 @@ describe("PUT /rooms/{roomId}/redact/{eventId}/{txnId}", () => {
     const res = await bob.put(cs.v3`/rooms/${roomId}/redact/${eventId}/${newTxnId()}`, {});
     expect(res).toHaveStatus(200);
     await redactionApplied(alice, roomId, res.body.event_id);
-    expect((await getEvent(alice, roomId, eventId)).content).toEqual({});
+    expect((await getEvent(alice, roomId, eventId)).content, "the content of bob's own redacted message").toEqual({});
   });
 
   test("a member at the redact level can redact another user's event", spec(REDACT, "1.0"), async ({ alice, bob, charlie }) => {
@@ -141,7 +116,7 @@ describe("PUT /rooms/{roomId}/redact/{eventId}/{txnId}", () => {
     const res = await bob.put(cs.v3`/rooms/${roomId}/redact/${eventId}/${newTxnId()}`, {});
     expect(res).toHaveStatus(200);
     await redactionApplied(charlie, roomId, res.body.event_id);
-    expect((await getEvent(charlie, roomId, eventId)).content).toEqual({});
+    expect((await getEvent(charlie, roomId, eventId)).content, "the content of the message a moderator redacted").toEqual({});
   });
 
   test("a redacted message shows stripped in /messages too", spec("client-server-api/#get_matrixclientv3roomsroomidmessages", "1.0"), async ({ alice }) => {
@@ -154,7 +129,7 @@ describe("PUT /rooms/{roomId}/redact/{eventId}/{txnId}", () => {
     expect(res).toHaveStatus(200);
     const ev = (res.body.chunk as Body[]).find((e) => e.event_id === eventId);
     expect(ev, "the redacted event is still in the timeline").toBeDefined();
-    expect(ev.content).toEqual({});
+    expect(ev.content, "the redacted event's content in /messages").toEqual({});
   });
 });
 
@@ -168,19 +143,18 @@ describe("PUT /rooms/{roomId}/send/m.room.redaction/{txnId}", () => {
   // `assert redacts is not None` in is_admin_redaction, a 500 for v1-v10. The test is kept
   // because that is the spec's requirement.
   for (const version of REDACTING) {
-    test(
+    test.extend(inRoomVersion(version))(
       `redacts the event named by content.redacts, moved to the top level before v11 (room version ${version})`,
       spec("client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid", "1.18"),
-      async ({ alice, skip }) => {
-        await requireRoomVersion(alice, version, skip);
-        const roomId = await alice.createRoom({ room_version: version });
+      async ({ alice, roomVersion }) => {
+        const roomId = await alice.createRoom({ room_version: roomVersion });
         const eventId = await alice.sendMessage(roomId, "redacted through /send");
         const res = await alice.put(cs.v3`/rooms/${roomId}/send/m.room.redaction/${newTxnId()}`, { redacts: eventId });
         expect(res).toHaveStatus(200);
         await redactionApplied(alice, roomId, res.body.event_id);
-        expect((await getEvent(alice, roomId, eventId)).content).toEqual({});
+        expect((await getEvent(alice, roomId, eventId)).content, "the content of the event redacted through /send").toEqual({});
         const redaction = await getEvent(alice, roomId, res.body.event_id);
-        expect(redactsOf(redaction, version), `redacts is ${Number(version) >= 11 ? "in content" : "top-level"} in room version ${version}`).toBe(eventId);
+        expect(redactsOf(redaction, roomVersion), `redacts is ${redactsPlace(roomVersion)} in room version ${roomVersion}`).toBe(eventId);
       },
     );
   }
@@ -199,7 +173,7 @@ describe("redaction algorithm by room version", () => {
       const roomId = await alice.createRoom({});
       const eventId = await alice.sendState(roomId, "m.room.member", alice.userId, { membership: "join", displayname: "Alice Redactable" });
       await redact(alice, roomId, eventId);
-      expect((await getEvent(alice, roomId, eventId)).content).toEqual({ membership: "join" });
+      expect((await getEvent(alice, roomId, eventId)).content, "the redacted member event's content").toEqual({ membership: "join" });
       expect(await alice.getState(roomId, "m.room.member", alice.userId), "the current member state").toEqual({ membership: "join" });
       const joined = await alice.get(cs.v3`/rooms/${roomId}/members`, { query: { membership: "join" } });
       expect(joined).toHaveStatus(200);
@@ -208,31 +182,29 @@ describe("redaction algorithm by room version", () => {
   );
 
   for (const version of keeping("m.room.join_rules")) {
-    const keepsAllow = Number(version) >= 8;
-    test(
+    const keepsAllow = keepsContentKey(version, "m.room.join_rules", "allow");
+    test.extend(inRoomVersion(version))(
       `m.room.join_rules keeps join_rule${keepsAllow ? " and allow" : " and loses allow"} (room version ${version})`,
-      spec(`rooms/v${version}/#redactions`, ROOM_VERSION_SINCE[version]!),
-      async ({ alice, skip }) => {
-        await requireRoomVersion(alice, version, skip);
+      redactionsOf(version),
+      async ({ alice, roomVersion }) => {
         const other = await alice.createRoom({});
-        const roomId = await alice.createRoom({ room_version: version });
+        const roomId = await alice.createRoom({ room_version: roomVersion });
         const allow = [{ type: "m.room_membership", room_id: other }];
         const eventId = await alice.sendState(roomId, "m.room.join_rules", "", { join_rule: "invite", allow, "org.example.extra": true });
         await redact(alice, roomId, eventId);
         const expected = keepsAllow ? { join_rule: "invite", allow } : { join_rule: "invite" };
-        expect((await getEvent(alice, roomId, eventId)).content).toEqual(expected);
+        expect((await getEvent(alice, roomId, eventId)).content, "the redacted join rules' content").toEqual(expected);
       },
     );
   }
 
   for (const version of keeping("m.room.power_levels")) {
-    const keepsInvite = Number(version) >= 11;
-    test(
+    const keepsInvite = keepsContentKey(version, "m.room.power_levels", "invite");
+    test.extend(inRoomVersion(version))(
       `m.room.power_levels keeps users, events and the levels${keepsInvite ? ", including invite" : " but loses invite"} (room version ${version})`,
-      spec(`rooms/v${version}/#redactions`, ROOM_VERSION_SINCE[version]!),
-      async ({ alice, bob, skip }) => {
-        await requireRoomVersion(alice, version, skip);
-        const roomId = await alice.createRoom({ room_version: version });
+      redactionsOf(version),
+      async ({ alice, bob, roomVersion }) => {
+        const roomId = await alice.createRoom({ room_version: roomVersion });
         const current = await alice.getState<Body>(roomId, "m.room.power_levels");
         const content = {
           ...current,
@@ -246,24 +218,23 @@ describe("redaction algorithm by room version", () => {
         const kept = (await getEvent(alice, roomId, eventId)).content;
         const keys = ["ban", "events", "events_default", "kick", "redact", "state_default", "users", "users_default", ...(keepsInvite ? ["invite"] : [])];
         const expected = Object.fromEntries(keys.filter((k) => k in content).map((k) => [k, (content as Body)[k]]));
-        expect(kept).toEqual(expected);
+        expect(kept, "the redacted power levels' content").toEqual(expected);
       },
     );
   }
 
   for (const version of keeping("m.room.redaction")) {
-    const keepsRedacts = Number(version) >= 11;
-    test(
+    const keepsRedacts = keepsContentKey(version, "m.room.redaction", "redacts");
+    test.extend(inRoomVersion(version))(
       `m.room.redaction ${keepsRedacts ? "keeps content.redacts" : "keeps no content keys"} when itself redacted (room version ${version})`,
-      spec(`rooms/v${version}/#redactions`, ROOM_VERSION_SINCE[version]!),
-      async ({ alice, skip }) => {
-        await requireRoomVersion(alice, version, skip);
-        const roomId = await alice.createRoom({ room_version: version });
+      redactionsOf(version),
+      async ({ alice, roomVersion }) => {
+        const roomId = await alice.createRoom({ room_version: roomVersion });
         const target = await alice.sendMessage(roomId, "first redacted");
         const redactionId = await redact(alice, roomId, target, "first reason");
         await redact(alice, roomId, redactionId);
         const kept = (await getEvent(alice, roomId, redactionId)).content;
-        expect(kept).toEqual(keepsRedacts ? { redacts: target } : {});
+        expect(kept, "the redacted redaction's content").toEqual(keepsRedacts ? { redacts: target } : {});
       },
     );
   }
@@ -272,7 +243,7 @@ describe("redaction algorithm by room version", () => {
     const roomId = await alice.createRoom({});
     const eventId = await alice.sendState(roomId, "m.room.history_visibility", "", { history_visibility: "joined", "org.example.extra": 1 });
     await redact(alice, roomId, eventId);
-    expect((await getEvent(alice, roomId, eventId)).content).toEqual({ history_visibility: "joined" });
+    expect((await getEvent(alice, roomId, eventId)).content, "the redacted history visibility's content").toEqual({ history_visibility: "joined" });
   });
 
   test("a redacted topic removes the topic instead of restoring the previous one", spec("client-server-api/#get_matrixclientv3roomsroomidstateeventtypestatekey", "1.0"), async ({ alice }) => {

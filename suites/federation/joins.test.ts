@@ -9,6 +9,8 @@
 import {
   ROOM_VERSION_IDS,
   checkContentHash,
+  onePerRuleClass,
+  roomVersion as rulesOf,
   serverNameOf,
   verifyEventSignature,
 } from "../../harness/crypto/index.ts";
@@ -23,15 +25,15 @@ import {
   expectAllowed,
   expectOk,
   fed,
+  inRoomVersion,
   joinPeerRoom,
+  knownVersion,
   refIds,
-  skipUnlessRoomVersion,
   spec,
   stateKey,
   test,
   type ExchangeLog,
   type FederationPeer,
-  type RoomVersionId,
   type UserClient,
   type WirePdu,
 } from "../../harness/fixtures/federation.ts";
@@ -41,15 +43,22 @@ const JOINING = "server-server-api/#joining-rooms";
 const MAKE_JOIN = "server-server-api/#get_matrixfederationv1make_joinroomiduserid";
 const SEND_JOIN = "server-server-api/#put_matrixfederationv2send_joinroomideventid";
 
+/** The restricted join runs once per class of the authorising user's power among the format classes
+ * with restricted rooms: finite levels (10) and infinite creator power (12). */
+const RESTRICTED_JOIN_CLASSES: readonly string[] = onePerRuleClass(
+  (r) => r.auth.infiniteCreatorPower,
+  FORMAT_CLASSES.filter((v) => rulesOf(v).auth.restricted),
+);
+
 /** A public room on the target, created by `creator` in `version`. */
 function targetRoom(creator: UserClient, version: string): Promise<string> {
   return creator.createRoom({ preset: "public_chat", room_version: version });
 }
 
-/** The ref shape of the version: [id, {sha256}] pairs in v1-v2, event IDs from v3. */
+/** The ref shape of the version: [id, {sha256}] pairs in v1 PDUs (rooms v1-v2), event IDs from v3. */
 function refShapeProblems(list: unknown, field: string, version: string): string[] {
   if (!Array.isArray(list)) return [`${field} is not an array`];
-  const pairs = version === "1" || version === "2";
+  const pairs = rulesOf(version).format.pduShape === "v1";
   return list.flatMap((ref, i) =>
     (pairs ? Array.isArray(ref) && typeof ref[0] === "string" && typeof ref[1]?.sha256 === "string" : typeof ref === "string" && ref.startsWith("$"))
       ? []
@@ -68,52 +77,52 @@ function servedTemplate(log: ExchangeLog, roomId: string): Record<string, unknow
   return JSON.parse(exchange.responseBody).event;
 }
 
-describe.each(FORMAT_CLASSES.map((v) => [v]))("room version %s", (version) => {
+describe.for(FORMAT_CLASSES)("room version %s", (version) => {
+  test.override(inRoomVersion(version));
+
   describe("a peer joins a room created on the target", () => {
-    test("make_join offers a template for the room's version with the room, user, type and membership the joining server must check", spec(MAKE_JOIN, "1.0"), async ({ peer, alice, skip }) => {
-      await skipUnlessRoomVersion(skip, alice, version);
-      const roomId = await targetRoom(alice, version);
+    test("make_join offers a template for the room's version with the room, user, type and membership the joining server must check", spec(MAKE_JOIN, "1.0"), async ({ peer, alice, roomVersion }) => {
+      const roomId = await targetRoom(alice, roomVersion);
       const bob = peer.userId("bob");
-      const res = await peer.makeJoin(roomId, bob, [version]);
+      const res = await peer.makeJoin(roomId, bob, [roomVersion]);
       expect(res).toHaveStatus(200);
       // "If not provided, the room version is assumed to be either "1" or "2"."
-      if (res.body.room_version !== undefined || !["1", "2"].includes(version)) expect(res.body.room_version, "room_version").toBe(version);
+      // Versions 1 and 2 are the versions with v1 PDUs (server-assigned event IDs).
+      if (res.body.room_version !== undefined || rulesOf(roomVersion).format.pduShape !== "v1") expect(res.body.room_version, "room_version").toBe(roomVersion);
       const template = res.body.event as Record<string, unknown>;
       expect(checkMembershipTemplate(template, roomId, bob, "join"), "fields the joining server MUST verify").toEqual([]);
-      expect(refShapeProblems(template.prev_events, "prev_events", version), "prev_events").toEqual([]);
+      expect(refShapeProblems(template.prev_events, "prev_events", roomVersion), "prev_events").toEqual([]);
       expect((template.prev_events as unknown[]).length, "prev_events names the room's latest event(s)").toBeGreaterThan(0);
-      expect(refShapeProblems(template.auth_events, "auth_events", version), "auth_events").toEqual([]);
+      expect(refShapeProblems(template.auth_events, "auth_events", roomVersion), "auth_events").toEqual([]);
       expect(Number.isInteger(template.depth) && (template.depth as number) > 0, `depth ${JSON.stringify(template.depth)} is a positive integer`).toBe(true);
     });
 
     // The refusal does not depend on the room's version: one run.
-    if (version === ONE_VERSION) test("make_join refuses a joining server that does not list the room's version: 400 M_INCOMPATIBLE_ROOM_VERSION with room_version", spec(MAKE_JOIN, "1.0"), async ({ peer, alice, skip }) => {
+    if (version === ONE_VERSION) test("make_join refuses a joining server that does not list the room's version: 400 M_INCOMPATIBLE_ROOM_VERSION with room_version", spec(MAKE_JOIN, "1.0"), async ({ peer, alice, roomVersion }) => {
       // The 400 response covers a room "that has a version that is not listed in the ver
       // parameters"; M_INCOMPATIBLE_ROOM_VERSION is the errcode defined for it, and its
       // room_version is "Required if the errcode is M_INCOMPATIBLE_ROOM_VERSION".
-      await skipUnlessRoomVersion(skip, alice, version);
-      const roomId = await targetRoom(alice, version);
-      const res = await peer.makeJoin(roomId, peer.userId("bob"), ROOM_VERSION_IDS.filter((v) => v !== version));
+      const roomId = await targetRoom(alice, roomVersion);
+      const res = await peer.makeJoin(roomId, peer.userId("bob"), ROOM_VERSION_IDS.filter((v) => v !== roomVersion));
       expect(res).toBeMatrixError(400, "M_INCOMPATIBLE_ROOM_VERSION");
-      expect(res.body.room_version, "room_version names the room's version").toBe(version);
+      expect(res.body.room_version, "room_version names the room's version").toBe(roomVersion);
     });
 
-    test("send_join returns the state before the join and an auth chain holding every auth event, all hashed, signed and authorised", spec(SEND_JOIN, "1.0"), async ({ peer, alice, skip }) => {
-      await skipUnlessRoomVersion(skip, alice, version);
-      const roomId = await targetRoom(alice, version);
+    test("send_join returns the state before the join and an auth chain holding every auth event, all hashed, signed and authorised", spec(SEND_JOIN, "1.0"), async ({ peer, alice, roomVersion }) => {
+      const roomId = await targetRoom(alice, roomVersion);
       const bob = peer.userId("bob");
-      const join = await peer.joinRoomOnTarget(roomId, bob, version, { strict: false });
+      const join = await peer.joinRoomOnTarget(roomId, bob, roomVersion, { strict: false });
       const v = join.roomVersion;
       // Hashes and signatures of every event, checked with harness/crypto.
       expect(join.problems, "events of the response that fail their hash or signature check").toEqual([]);
       expect(join.sendJoin.body.members_omitted, "members_omitted without omit_members in the request").not.toBe(true);
 
       // "The resolved current room state prior to the join event."
-      const types = join.state.map((e) => `${String(e.type)}|${String(e.state_key)}`);
-      for (const key of ["m.room.create|", "m.room.power_levels|", "m.room.join_rules|", `m.room.member|${alice.userId}`]) {
-        expect(types, `the state has ${key.replace("|", " with state key ")}`).toContain(key);
+      const keys = join.state.map((e) => stateKey(String(e.type), String(e.state_key)));
+      for (const [type, key] of [["m.room.create", ""], ["m.room.power_levels", ""], ["m.room.join_rules", ""], ["m.room.member", alice.userId]] as const) {
+        expect(keys, `the state has ${type} with state key ${JSON.stringify(key)}`).toContain(stateKey(type, key));
       }
-      expect(types, "the state before the join has no membership for the joining user").not.toContain(`m.room.member|${bob}`);
+      expect(keys, "the state before the join has no membership for the joining user").not.toContain(stateKey("m.room.member", bob));
       for (const e of join.state) expect(typeof e.state_key, `${describePdu(e)} in state is a state event`).toBe("string");
 
       // "All events in the auth chain for the new join event, as well as those in the auth chains
@@ -142,10 +151,9 @@ describe.each(FORMAT_CLASSES.map((v) => [v]))("room version %s", (version) => {
     // join_authorised_via_users_server) concern restricted joins. So the general case is a
     // SHOULD: a server that does not co-sign gets a warning, not a failure. It is checked once
     // (the restricted join below is the MUST).
-    if (version === ONE_VERSION) test("the resident server adds its signature to a join outside restricted rooms, as GET /event then serves it", spec(JOINING, "1.2", { level: "SHOULD" }), async ({ peer, alice, federation, skip }) => {
-      await skipUnlessRoomVersion(skip, alice, version);
-      const roomId = await targetRoom(alice, version);
-      const join = await peer.joinRoomOnTarget(roomId, peer.userId("bob"), version, { strict: false });
+    if (version === ONE_VERSION) test("the resident server adds its signature to a join outside restricted rooms, as GET /event then serves it", spec(JOINING, "1.2", { level: "SHOULD" }), async ({ peer, alice, federation, roomVersion }) => {
+      const roomId = await targetRoom(alice, roomVersion);
+      const join = await peer.joinRoomOnTarget(roomId, peer.userId("bob"), roomVersion, { strict: false });
       const res = await peer.request("GET", fed.v1`/event/${join.joinEventId}`);
       expect(res).toHaveStatus(200);
       const served = res.body.pdus?.[0] as WirePdu | undefined;
@@ -157,14 +165,13 @@ describe.each(FORMAT_CLASSES.map((v) => [v]))("room version %s", (version) => {
       expectOk(verifyEventSignature(served!, join.roomVersion, peer.serverName, ownKeys), "the joining server's signature survives");
     });
 
-    if (version === ONE_VERSION) test("send_join's event, when present, is the join sent with the resident's signature added", spec(SEND_JOIN, "1.2", { level: "SHOULD" }), async ({ peer, alice, federation, skip }) => {
+    if (version === ONE_VERSION) test("send_join's event, when present, is the join sent with the resident's signature added", spec(SEND_JOIN, "1.2", { level: "SHOULD" }), async ({ peer, alice, federation, skip, roomVersion }) => {
       // `event`: "The membership event sent to other servers by the resident server including a
       // signature from the resident server." It is required only for a join authorised by a
       // restricted room's condition (the MUST test below); outside those, the resident's signature
       // on it is the co-signing above, which no RFC 2119 keyword requires: the same SHOULD.
-      await skipUnlessRoomVersion(skip, alice, version);
-      const roomId = await targetRoom(alice, version);
-      const join = await peer.joinRoomOnTarget(roomId, peer.userId("bob"), version, { strict: false });
+      const roomId = await targetRoom(alice, roomVersion);
+      const join = await peer.joinRoomOnTarget(roomId, peer.userId("bob"), roomVersion, { strict: false });
       if (join.sendJoin.body.event === undefined) skip("the target's send_join response has no `event` (optional outside restricted rooms)");
       const keys = await peer.eventKeys(federation.serverName);
       expectOk(verifyEventSignature(join.joinEvent, join.roomVersion, federation.serverName, keys), "the resident's signature on send_join's event");
@@ -173,25 +180,24 @@ describe.each(FORMAT_CLASSES.map((v) => [v]))("room version %s", (version) => {
     });
   });
 
-  if (version === "10" || version === "12") {
+  if (RESTRICTED_JOIN_CLASSES.includes(version)) {
     describe("a peer joins a restricted room on the target through a room its user is in", () => {
-      test("send_join returns the join with join_authorised_via_users_server and the resident server's valid signature", spec(SEND_JOIN, "1.2"), async ({ peer, alice, federation, skip }) => {
+      test("send_join returns the join with join_authorised_via_users_server and the resident server's valid signature", spec(SEND_JOIN, "1.2"), async ({ peer, alice, federation, roomVersion }) => {
         // send_join's 200 `event` is "Required if the room is restricted and the joining user is
         // authorised by one of the conditions", and of join_authorised_via_users_server: "The
         // resident server which owns the provided user ID must have a valid signature on the
         // event." The make_join template must carry that field ("Required if the room is
         // restricted and is joining through one of the conditions available").
-        await skipUnlessRoomVersion(skip, alice, version);
         const bob = peer.userId("bob");
-        const allowedRoom = await targetRoom(alice, version);
-        await peer.joinRoomOnTarget(allowedRoom, bob, version, { strict: false });
+        const allowedRoom = await targetRoom(alice, roomVersion);
+        await peer.joinRoomOnTarget(allowedRoom, bob, roomVersion, { strict: false });
         const roomId = await alice.createRoom({
           preset: "private_chat",
-          room_version: version,
+          room_version: roomVersion,
           initial_state: [{ type: "m.room.join_rules", state_key: "", content: { join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: allowedRoom }] } }],
         });
-        const v = version as RoomVersionId;
-        const makeJoin = await peer.makeJoin(roomId, bob, [version]);
+        const v = knownVersion(roomVersion);
+        const makeJoin = await peer.makeJoin(roomId, bob, [roomVersion]);
         expect(makeJoin, `make_join for ${bob}, who is in the allowed room ${allowedRoom}`).toHaveStatus(200);
         const template = makeJoin.body.event as Record<string, unknown>;
         const via = (template?.content as Record<string, unknown> | undefined)?.join_authorised_via_users_server;
@@ -213,46 +219,45 @@ describe.each(FORMAT_CLASSES.map((v) => [v]))("room version %s", (version) => {
   }
 
   describe("a target user joins a peer's room", () => {
-    const arrange = async (peer: FederationPeer, alice: UserClient, skip: (note: string) => never) => {
-      await skipUnlessRoomVersion(skip, alice, version);
-      const room = peer.createRoom({ version, creator: peer.userId("bob") });
+    /** A room of `roomVersion` the peer creates (bob as creator) and alice joins; her join as the peer received it. */
+    const peerRoomWithAliceJoined = async (peer: FederationPeer, alice: UserClient, roomVersion: string) => {
+      const room = peer.createRoom({ version: roomVersion, creator: peer.userId("bob") });
       const received = await joinPeerRoom(peer, alice, room);
-      return { room, received, v: version as RoomVersionId };
+      return { room, received, v: knownVersion(roomVersion) };
     };
 
-    test("the join the target sends is hashed and signed by the target", spec("server-server-api/#validating-hashes-and-signatures-on-received-events", "1.0"), async ({ peer, alice, federation, skip }) => {
-      const { received, v } = await arrange(peer, alice, skip);
+    test("the join the target sends is hashed and signed by the target", spec("server-server-api/#validating-hashes-and-signatures-on-received-events", "1.0"), async ({ peer, alice, federation, roomVersion }) => {
+      const { received, v } = await peerRoomWithAliceJoined(peer, alice, roomVersion);
       const event = received.event;
       expect(checkContentHash(event, v), "hashes.sha256 is the content hash of the join").toBe(true);
       const keys = await peer.eventKeys(federation.serverName);
       expectOk(verifyEventSignature(event, v, federation.serverName, keys), `the signature of ${federation.serverName}`);
-      if (v === "1" || v === "2") expect(serverNameOf(String(event.event_id)), "a v1/v2 event ID names its server").toBe(federation.serverName);
+      if (rulesOf(v).format.eventIdFormat === "server-assigned") expect(serverNameOf(String(event.event_id)), "a server-assigned event ID (rooms v1-v2) names its server").toBe(federation.serverName);
       expect(received.problems, "problems the peer found with the join").toEqual([]);
     });
 
-    test("its auth events are ones the auth events selection names, without duplicates, and it passes the auth rules", spec("server-server-api/#auth-events-selection", "1.0"), async ({ peer, alice, skip }) => {
-      const { room, received } = await arrange(peer, alice, skip);
+    test("its auth events are ones the auth events selection names, without duplicates, and it passes the auth rules", spec("server-server-api/#auth-events-selection", "1.0"), async ({ peer, alice, roomVersion }) => {
+      const { room, received } = await peerRoomWithAliceJoined(peer, alice, roomVersion);
       const ids = refIds(received.event.auth_events);
       expect(new Set(ids).size, "auth_events has no duplicates").toBe(ids.length);
       const before = room.stateBeforeEvent(received.eventId)!;
-      const allowed = new Set(
-        ["m.room.create|", "m.room.power_levels|", "m.room.join_rules|", `m.room.member|${alice.userId}`]
-          .filter((k) => !(version === "12" && k === "m.room.create|"))
-          .map((k) => {
-            const [type, key] = k.split("|") as [string, string];
-            return before.get(stateKey(type, key));
-          })
-          .filter((x): x is string => x !== undefined),
-      );
+      // The create event is selected only where the room version puts it in auth_events (not v12).
+      const selected: Array<[string, string]> = [
+        ...(rulesOf(roomVersion).auth.createInAuthEvents ? [["m.room.create", ""] as [string, string]] : []),
+        ["m.room.power_levels", ""],
+        ["m.room.join_rules", ""],
+        ["m.room.member", alice.userId],
+      ];
+      const allowed = new Set(selected.map(([type, key]) => before.get(stateKey(type, key))).filter((x): x is string => x !== undefined));
       expect(ids.filter((id) => !allowed.has(id)), "auth events that the selection does not name for a join").toEqual([]);
       expectAllowed(room.authorize(received.event, "auth_events"), "the auth rules against its auth events");
       expectAllowed(room.authorize(received.event, "state_before"), "the auth rules against the state before it");
     });
 
-    test("it is built on the make_join template: same room, prev_events, auth_events and depth", spec(JOINING, "1.0"), async ({ peer, alice, log, skip }) => {
+    test("it is built on the make_join template: same room, prev_events, auth_events and depth", spec(JOINING, "1.0"), async ({ peer, alice, log, roomVersion }) => {
       // The joining server "is expected to add or replace the origin, origin_server_ts, and
       // event_id on the templated event"; the rest of the template is what it signs.
-      const { room, received } = await arrange(peer, alice, skip);
+      const { room, received } = await peerRoomWithAliceJoined(peer, alice, roomVersion);
       const template = servedTemplate(log, room.roomId);
       const event = received.event;
       expect(event.room_id, "room_id").toBe(template.room_id);
@@ -263,9 +268,9 @@ describe.each(FORMAT_CLASSES.map((v) => [v]))("room version %s", (version) => {
     });
 
     // Which state the target serves does not depend on the version: one run.
-    if (version === ONE_VERSION) test("afterwards the target serves its user the room state the peer has, event for event", spec(JOINING, "1.0"), async ({ peer, alice, skip }) => {
+    if (version === ONE_VERSION) test("afterwards the target serves its user the room state the peer has, event for event", spec(JOINING, "1.0"), async ({ peer, alice, roomVersion }) => {
       // The joining server "receives the full set of state for the newly-joined room".
-      const { room } = await arrange(peer, alice, skip);
+      const { room } = await peerRoomWithAliceJoined(peer, alice, roomVersion);
       const res = await alice.get(cs.v3`/rooms/${room.roomId}/state`);
       expect(res).toHaveStatus(200);
       const seen = (res.body as Array<{ type: string; state_key: string; event_id: string }>).map((e) => `${e.type} ${JSON.stringify(e.state_key)} ${e.event_id}`).sort();
