@@ -12,7 +12,7 @@ import { EventStore } from "./store.ts";
 import { T, compareCodePoints, eventStateKey, splitStateKey, stateKey, type Pdu, type PduInput, type StateMap } from "./types.ts";
 import { resolveV2, type OpenReadings, type V2Trace } from "./v2.ts";
 import { resolveState } from "./resolve.ts";
-import type { RoomVersionRules } from "../crypto/index.ts";
+import { ROOM_VERSION_IDS, type RoomVersionId, type RoomVersionRules } from "../crypto/index.ts";
 import { buildRoom } from "./walk.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -28,6 +28,20 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * The seed of random fork case `run` in room version `version`, from the suite's seed. The run
+ * and the version are mixed in with two primes (7919, the 1000th, and 104729, the 10000th):
+ * being coprime, distinct (run, version) pairs give distinct seeds for any run below 104729, and
+ * the large factor keeps each version's seeds far from the others'. A version counts by its
+ * position in the spec's list (ROOM_VERSION_IDS, 1-based), which for 1-12 is its number, so the
+ * seeds, and the forks a seed names, are those of earlier runs.
+ */
+export function forkSeed(seed: number, run: number, version: string): number {
+  const ordinal = ROOM_VERSION_IDS.indexOf(version as RoomVersionId) + 1;
+  if (ordinal === 0) throw new Error(`forkSeed: ${JSON.stringify(version)} is not a room version of the spec`);
+  return (seed + run * 7919 + ordinal * 104729) >>> 0;
 }
 
 function pick<T>(rng: () => number, list: readonly T[]): T {
@@ -55,6 +69,15 @@ export type Op =
 export interface ForkCase {
   readonly name: string;
   readonly branches: readonly (readonly TimedOp[])[];
+}
+
+/**
+ * A named fork of the suites' case table: its title, and its branches over the room's users
+ * (built when the test runs, since the users' IDs come from its peers).
+ */
+export interface NamedFork<U> {
+  readonly name: string;
+  readonly branches: (users: U) => ForkCase["branches"];
 }
 
 export interface TimedOp {

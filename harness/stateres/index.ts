@@ -7,6 +7,9 @@
 //     behind one entry point (resolve.ts);
 //   - a DAG walk that computes the state before/after events and selects missing auth events
 //     (walk.ts);
+//   - the pure half of the differential tests against real servers (differential.ts: forks, the
+//     model's answer, comparison, reading, scenario; harness/fixtures/stateres-differential.ts
+//     plays them over federation);
 //   - the `stateres` scenario command (scenario.ts; it validates JSON input with ajv, the only
 //     part that is not pure).
 //
@@ -56,3 +59,28 @@ export {
 } from "./v2.ts";
 export { buildRoom, type Room, type WalkOptions } from "./walk.ts";
 export { authorizeEvent } from "./receipt.ts";
+export {
+  VARIANTS,
+  classify,
+  compareStates,
+  describeOp,
+  differenceReport,
+  forkSeed,
+  modelAnswer,
+  opEvent,
+  passesReceipt,
+  randomFork,
+  scenarioFor,
+  seededRandom,
+  stateFromClientEvents,
+  stateFromIds,
+  type Classification,
+  type ForkCase,
+  type KeyDifference,
+  type ModelAnswer,
+  type NamedFork,
+  type Op,
+  type OpEvent,
+  type StateObject,
+  type TimedOp,
+} from "./differential.ts";
