@@ -50,6 +50,7 @@ const rec = vi.hoisted(() => {
   test.skipIf = () => test;
   test.runIf = () => test;
   test.extend = () => test;
+  test.override = () => test;
   const describe = ((name: string, a?: unknown, b?: unknown) => {
     const fn = (typeof a === "function" ? a : b) as (() => void) | undefined;
     state.prefix.push(name);
