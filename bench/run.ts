@@ -8,7 +8,8 @@
 //   others   bench/*.ts files of other layers (state resolution, ...), run in turn
 // Options: --only target|suite|others, --starts N (default 3), --cold, --areas "a b" (the suite
 // section runs only these areas instead of the two runs above; "all": the whole suite once),
-// --report FILE (no run: print the time split of an existing report.json and exit).
+// --report FILE (no run: print the time split of an existing report.json and exit), --keep DIR
+// (copy each run's report.json there instead of discarding it).
 //
 // Time split: each test's log fixture splits its time (fixtures included) by the spans its
 // exchanges recorded (harness/client/exchange.ts splitTime): "server" is time waiting on the
@@ -19,7 +20,7 @@
 // run in parallel, so they exceed the wall time.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -27,7 +28,7 @@ import type { RunReport, TimeTotals } from "../harness/report/model.ts";
 import { defaultCacheDir, startTarget } from "../harness/targets/index.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const { values } = parseArgs({ options: { only: { type: "string" }, starts: { type: "string", default: "3" }, cold: { type: "boolean", default: false }, areas: { type: "string" }, report: { type: "string" } } });
+const { values } = parseArgs({ options: { only: { type: "string" }, starts: { type: "string", default: "3" }, cold: { type: "boolean", default: false }, areas: { type: "string" }, report: { type: "string" }, keep: { type: "string" } } });
 const want = (s: string) => !values.only || values.only === s;
 const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
@@ -112,7 +113,12 @@ async function benchRun(title: string, extra: string[]): Promise<void> {
   console.log(`requests: ${st.requests}; latency p50 ${st.latencyMs.p50.toFixed(1)} ms, p95 ${st.latencyMs.p95.toFixed(1)} ms, max ${st.latencyMs.max.toFixed(0)} ms`);
   console.log(`harness overhead per exchange (recording + schema check): p50 ${st.overheadMs.p50.toFixed(3)} ms, p95 ${st.overheadMs.p95.toFixed(3)} ms`);
   console.log(`overhead as a fraction of the request's time: p50 ${(st.overheadFraction.p50 * 100).toFixed(2)}%, p95 ${(st.overheadFraction.p95 * 100).toFixed(2)}%`);
+  for (const t of report.tests) if (t.status === "failed" || t.status === "setup-failed") console.log(`unexpected ${t.status}: ${t.id}: ${t.failure?.signature ?? "?"}`);
   printTimeSplit(report);
+  if (values.keep) {
+    await mkdir(values.keep, { recursive: true });
+    await copyFile(join(reportDir, "report.json"), join(values.keep, `report-${title.replace(/[^a-z0-9]+/gi, "-")}.json`));
+  }
   await rm(reportDir, { recursive: true, force: true });
 }
 
