@@ -10,25 +10,9 @@
 //   - comparisons with a literal: v === "10", v !== "1", v >= 11, "12" == v, ...;
 //   - membership in a literal list: ["1", "2"].includes(v);
 //   - a switch on the version with literal cases: switch (v) { case "12": ... }.
-import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
 import ts from "typescript";
 import { describe, expect, test } from "vitest";
-
-const ROOT = join(import.meta.dirname, "..");
-const SUITES = join(ROOT, "suites");
-
-function suiteFiles(dir = SUITES): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
-    const path = join(dir, d.name);
-    if (d.isDirectory()) return suiteFiles(path);
-    return d.name.endsWith(".ts") ? [path] : [];
-  });
-}
-
-function parse(fileName: string, text: string): ts.SourceFile {
-  return ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
-}
+import { parse, parsedSuites } from "./suites-source.ts";
 
 /** Whether an expression names a room version: `version`, `roomVersion`, `body.room_version`, `v`. */
 function namesVersion(node: ts.Expression): boolean {
@@ -123,7 +107,7 @@ describe("room versions in the suites", () => {
   });
 
   test("no suite compares a room version by number or literal", () => {
-    const suites = suiteFiles().map((path) => parse(relative(ROOT, path), readFileSync(path, "utf8")));
+    const suites = parsedSuites();
     expect(suites.length, "suite files found").toBeGreaterThan(10);
     const found = suites.flatMap(versionComparisons);
     expect(found, `${found.length} room-version comparison(s) by number or literal: read the flag from harness/crypto's room-version table instead (roomVersion(v).format / .auth / .since)`).toEqual([]);

@@ -8,28 +8,12 @@
 //     section, is the one exception).
 // Each checker is also run on a small broken source held here, so a checker that stopped seeing
 // anything would fail too.
-import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
 import ts from "typescript";
 import { describe, expect, test } from "vitest";
-
-const ROOT = join(import.meta.dirname, "..");
-const SUITES = join(ROOT, "suites");
+import { parse, parsedSuites } from "./suites-source.ts";
 
 /** Matchers that print the exchange of the response they judge: they need no label. */
 export const RESPONSE_MATCHERS = new Set(["toHaveStatus", "toBeMatrixError", "toBeSuccess", "toBeRefused"]);
-
-function suiteFiles(dir = SUITES): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
-    const path = join(dir, d.name);
-    if (d.isDirectory()) return suiteFiles(path);
-    return d.name.endsWith(".ts") ? [path] : [];
-  });
-}
-
-function parse(fileName: string, text: string): ts.SourceFile {
-  return ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
-}
 
 function where(file: ts.SourceFile, node: ts.Node): string {
   const { line } = file.getLineAndCharacterOfPosition(node.getStart(file));
@@ -110,7 +94,7 @@ export function namesDefinedTwice(files: ts.SourceFile[]): string[] {
   return [...by].filter(([, defs]) => defs.length > 1 && !sameString(defs)).map(([n, defs]) => `${n}: ${defs.map((d) => d.file).join(", ")}`);
 }
 
-const suites = suiteFiles().map((path) => parse(relative(ROOT, path), readFileSync(path, "utf8")));
+const suites = parsedSuites();
 
 describe("labels on assertions", () => {
   test("the checker flags a bare expect and passes labelled ones and response matchers", () => {
