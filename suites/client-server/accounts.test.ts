@@ -215,6 +215,23 @@ describe("POST /_matrix/client/v3/account/password", () => {
   );
 
   test(
+    "refuses an m.login.password stage with a wrong password with 401 and an errcode, and keeps the old password",
+    // #user-interactive-authentication-api: an unsuccessful attempt on a stage "returns the same
+    // HTTP status 401 response as above, with the addition of the standard errcode and error fields".
+    spec(CHANGE_PASSWORD, "1.0"),
+    async ({ api, alice, skip }) => {
+      await skipUnlessPasswordChangeable(alice, skip);
+      const newPassword = `pw-${uniqueLocalpart("new")}`;
+      const first = await alice.post(cs.v3`/account/password`, { new_password: newPassword });
+      expectPasswordFlow(first, "POST /account/password");
+      const res = await alice.post(cs.v3`/account/password`, { new_password: newPassword, auth: passwordStage(alice, `${alice.password}-wrong`, uiaSession(first)) });
+      expect(res).toBeMatrixError(401, undefined, "the m.login.password stage was attempted with a wrong password");
+      expect(await loginWithPassword(api, alice.userId, alice.password), "the old password must still log in").toHaveStatus(200);
+      expect(await loginWithPassword(api, alice.userId, newPassword)).toBeMatrixError(403, "M_FORBIDDEN", "the refused change must not have set the new password");
+    },
+  );
+
+  test(
     "revokes the user's other access tokens and deletes their devices when logout_devices is omitted (it defaults to true)",
     // logout_devices: "Whether the user's other access tokens, and their associated devices,
     // should be revoked if the request succeeds. Defaults to `true`."
@@ -270,6 +287,21 @@ describe("POST /_matrix/client/v3/account/deactivate", () => {
       const res = await alice.post(cs.v3`/account/deactivate`, {});
       expectPasswordFlow(res, "POST /account/deactivate");
       expect(await whoamiAs(api, alice.accessToken), "the account must still be usable after a request without auth").toHaveStatus(200);
+    },
+  );
+
+  test(
+    "refuses an m.login.password stage with a wrong password with 401 and an errcode, and leaves the account active",
+    // #user-interactive-authentication-api: an unsuccessful attempt on a stage "returns the same
+    // HTTP status 401 response as above, with the addition of the standard errcode and error fields".
+    spec(DEACTIVATE, "1.0"),
+    async ({ api, alice }) => {
+      const first = await alice.post(cs.v3`/account/deactivate`, {});
+      expectPasswordFlow(first, "POST /account/deactivate");
+      const res = await alice.post(cs.v3`/account/deactivate`, { auth: passwordStage(alice, `${alice.password}-wrong`, uiaSession(first)) });
+      expect(res).toBeMatrixError(401, undefined, "the m.login.password stage was attempted with a wrong password");
+      expect(await whoamiAs(api, alice.accessToken), "the account's access token must still work").toHaveStatus(200);
+      expect(await loginWithPassword(api, alice.userId, alice.password), "the account must still log in").toHaveStatus(200);
     },
   );
 
