@@ -46,7 +46,7 @@ describe.concurrent("the discovery suite against stub servers", () => {
     // The terminal shows the failure under its file's progress line, with the message and exchange.
     expect(run.stdout).toMatch(/^\[1\/1\] FAIL suites\/client-server\/discovery\.test\.ts: 4 passed, 1 failed \(/m);
     expect(failed.failure).toEqual({ kind: "assertion", signature: "assertion: expected 401 M_MISSING_TOKEN: status 403 instead of 401" });
-    expect(run.stdout).toContain(`x ${failed.fullTitle}\n      ${failed.failure!.signature}\n      expected 401 M_MISSING_TOKEN: status 403 instead of 401`);
+    expect(run.stdout).toContain(`x ${failed.fullTitle}\n      ${failed.failure!.signature}\n      spec: ${failed.spec!.url}\n      expected 401 M_MISSING_TOKEN: status 403 instead of 401`);
     expect(run.stdout).toMatch(/-> 403 \(\d+ ms\)/);
   });
 
