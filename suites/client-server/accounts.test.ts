@@ -1,8 +1,8 @@
 // Sessions and accounts with the legacy API: refresh tokens, changing the password, deactivating
 // the account, and login tokens (POST /login/get_token, the m.login.token login type).
 // Spec: client-server-api/#refreshing-access-tokens, #post_matrixclientv3refresh,
-// #relationship-between-access-tokens-and-devices, #post_matrixclientv3accountpassword,
-// #mchange_password-capability, #post_matrixclientv3accountdeactivate, #post_matrixclientv3login,
+// #relationship-between-access-tokens-and-devices, #post_matrixclientv3login, #post_matrixclientv3accountpassword,
+// #mchange_password-capability, #post_matrixclientv3accountdeactivate,
 // #post_matrixclientv1loginget_token, #mget_login_token-capability, #login.
 //
 // Login with a password, whoami and logout are login.test.ts's; the user-interactive
@@ -64,10 +64,10 @@ async function secondSession(api: MatrixClient, user: UserClient): Promise<{ acc
  * to issue refresh tokens is the server's choice ("Handling of clients that do not support
  * refresh tokens is up to the homeserver"; refresh_token is an optional field of the answer).
  */
-async function refreshableLogin(api: MatrixClient, user: UserClient, skip: (reason: string) => never): Promise<RefreshableSession> {
+async function refreshableLogin(api: MatrixClient, user: UserClient, skip: (reason: string) => never, extra: Record<string, unknown> = {}): Promise<RefreshableSession> {
   const body = await api.step<{ access_token: string; device_id: string; refresh_token?: string }>("log in asking for a refresh token", "POST", cs.v3`/login`, {
     token: null,
-    body: { type: "m.login.password", identifier: { type: "m.id.user", user: user.userId }, password: user.password, refresh_token: true },
+    body: { type: "m.login.password", identifier: { type: "m.id.user", user: user.userId }, password: user.password, refresh_token: true, ...extra },
   });
   if (typeof body.refresh_token !== "string") skip("the target gives no refresh_token to a login with refresh_token: true (issuing refresh tokens is up to the homeserver)");
   return { accessToken: body.access_token, refreshToken: body.refresh_token, deviceId: body.device_id };
@@ -83,6 +83,11 @@ async function refreshedPair(api: MatrixClient, refreshToken: string, skip: (rea
   // "If not given, the old refresh token can be re-used": then there is no revocation to check.
   if (typeof body.refresh_token !== "string") skip("the target's /refresh gives no new refresh token, so the old one stays usable by design");
   return { accessToken: body.access_token, refreshToken: body.refresh_token };
+}
+
+/** A device ID no other test uses, for logins that name their device. */
+function namedDeviceId(): string {
+  return `CONFACCT${uniqueLocalpart("d").replace(/[^a-z0-9]/g, "").toUpperCase()}`;
 }
 
 function whoamiAs(api: MatrixClient, token: string): Promise<Response> {
@@ -184,6 +189,34 @@ describe("Refreshing access tokens", () => {
       expect(who.body.device_id, "the refreshed access token's device is the registration's").toBe(reg.body.device_id);
     },
   );
+});
+
+describe("Logging in to an existing device", () => {
+  // #relationship-between-access-tokens-and-devices: "If the client sets the device_id, the server
+  // will invalidate any access and refresh tokens previously assigned to that device." The act is
+  // the second POST /login, naming the device the first one created.
+  test("invalidates the access token previously assigned to the device, with 401 M_UNKNOWN_TOKEN", spec(LOGIN, "1.0"), async ({ api, alice }) => {
+    const deviceId = namedDeviceId();
+    const earlier = await api.step<{ access_token: string }>("log in to a named device", "POST", cs.v3`/login`, {
+      token: null,
+      body: { type: "m.login.password", identifier: { type: "m.id.user", user: alice.userId }, password: alice.password, device_id: deviceId, initial_device_display_name: `conformance ${deviceId}` },
+    });
+    const res = await loginWithPassword(api, alice.userId, alice.password, { device_id: deviceId });
+    expect(res).toHaveStatus(200);
+    expect(res.body.device_id, "the second login is to the device it names").toBe(deviceId);
+    expect(await whoamiAs(api, earlier.access_token)).toBeMatrixError(401, "M_UNKNOWN_TOKEN", "the device's earlier access token was invalidated by the new login to it");
+    const who = await whoamiAs(api, res.body.access_token);
+    expect(who, "the new login's access token").toHaveStatus(200);
+    expect(who.body.device_id, "the new login's access token is bound to the named device").toBe(deviceId);
+  });
+
+  test("invalidates the refresh token previously assigned to the device, with 401 M_UNKNOWN_TOKEN", spec(LOGIN, "1.3"), async ({ api, alice, skip }) => {
+    const deviceId = namedDeviceId();
+    const earlier = await refreshableLogin(api, alice, skip, { device_id: deviceId, initial_device_display_name: `conformance ${deviceId}` });
+    const res = await loginWithPassword(api, alice.userId, alice.password, { device_id: deviceId });
+    expect(res).toHaveStatus(200);
+    expect(await refresh(api, earlier.refreshToken)).toBeMatrixError(401, "M_UNKNOWN_TOKEN", "the device's earlier refresh token was invalidated by the new login to it");
+  });
 });
 
 describe("POST /_matrix/client/v3/account/password", () => {
