@@ -214,7 +214,7 @@ describe("The server-default push rules", () => {
     test(`serves ${ruleId} among the ${def.kind} rules as the spec defines it`, spec(GET_GLOBAL, def.since), async ({ alice }) => {
       const res = await alice.get(cs.v3`/pushrules/global/`);
       expect(res).toHaveStatus(200);
-      expect(predefinedProblems(ruleId, res.body, alice.userId), `how the served ${ruleId} differs from its definition`).toEqual([]);
+      expect(predefinedProblems(ruleId, res.body, alice.userId), "how the served rule differs from its definition in the spec").toEqual([]);
     });
   }
 
@@ -271,6 +271,7 @@ describe("The server-default push rules", () => {
     const misplaced = (["override", "content", "underride"] as const).flatMap((k) => {
       const rules = (res.body as Ruleset)[k] ?? [];
       const mine = rules.findIndex((r) => r.rule_id === `conformance_${k}`);
+      if (mine < 0) return [`the user's conformance_${k} is missing from the ${k} rules`];
       return rules.filter((r, i) => r.default && r.rule_id !== ".m.rule.master" && i < mine).map((r) => `${k}/${r.rule_id} comes before the user's conformance_${k}`);
     });
     expect(misplaced, "server-default rules ranked above a user-defined rule").toEqual([]);
