@@ -43,6 +43,7 @@ interface RunOptions {
   cacheDir?: string;
   synapseVersion?: string;
   dendriteVersion?: string;
+  conduitBin?: string;
   workers?: string;
   keepData?: boolean;
   requestTimeout?: string;
@@ -187,6 +188,7 @@ async function runSuites(opts: RunOptions): Promise<number> {
         sharedSecret: opts.sharedSecret,
         synapseVersion: opts.synapseVersion,
         dendriteVersion: opts.dendriteVersion,
+        conduitBin: opts.conduitBin,
         keepData: opts.keepData,
         containerNetwork: opts.containerNetwork,
         onProgress: (line) => process.stderr.write(`matrix-conformance: ${line}\n`),
@@ -278,6 +280,7 @@ export function buildProgram(): Command {
     .option("--cache-dir <dir>", "where installed servers are kept (default: $MATRIX_CONFORMANCE_CACHE or ~/.cache/matrix-conformance)")
     .option("--synapse-version <version>", "synapse target: the matrix-synapse release to install")
     .option("--dendrite-version <version>", "dendrite target: the github.com/matrix-org/dendrite release to build, e.g. v0.13.8")
+    .option("--conduit-bin <path>", "conduit target: the conduit binary to run (you build it; e.g. the path ci/conduit/unpack.sh prints)")
     .option("--keep-data", "keep the server's data directory after the run")
     .option("--baseline <file>", "expected failures of the target (default: fixtures/baselines/<target>.json when it exists)")
     .option("--strict", "fail the run when a baseline entry's test passes, so the baseline only shrinks")

@@ -72,7 +72,7 @@ export const SETTINGS = {
   target: def({
     name: "MATRIX_CONFORMANCE_TARGET",
     default: "synapse",
-    unit: "synapse, dendrite, image:NAME or external",
+    unit: "synapse, dendrite, conduit, image:NAME or external",
     meaning: "the server under test when the suites are started by plain vitest (the CLI's --target)",
     audience: "user",
     parse: (raw) => raw ?? "synapse",
@@ -140,6 +140,14 @@ export const SETTINGS = {
     meaning: "Dendrite's log level in dendrite.log",
     audience: "user",
     parse: oneOf(["trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"] as const),
+  }),
+  conduitBin: def({
+    name: "MATRIX_CONFORMANCE_CONDUIT_BIN",
+    default: "(none)",
+    unit: "path",
+    meaning: "the conduit binary of the conduit target (--conduit-bin); built by the user, e.g. ci/conduit/unpack.sh's path",
+    audience: "user",
+    parse: text,
   }),
   containerNetwork: def({
     name: "MATRIX_CONFORMANCE_CONTAINER_NETWORK",

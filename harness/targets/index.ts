@@ -1,5 +1,6 @@
 // Target drivers: each turns a TargetConfig into a running Deployment. The one way to start a
 // target, used by the CLI and by the suites' globalSetup alike.
+import { startConduit } from "./conduit.ts";
 import { startDendrite } from "./dendrite.ts";
 import { connectExternal } from "./external.ts";
 import { startSynapse } from "./synapse.ts";
@@ -10,8 +11,9 @@ export { defaultCacheDir } from "./cache.ts";
 export { liveProcesses } from "./process.ts";
 export { SYNAPSE_VERSION, provisionSynapse } from "./synapse.ts";
 export { DENDRITE_VERSION, provisionDendrite } from "./dendrite.ts";
+export { CONDUIT_VERSION } from "./conduit.ts";
 
-export const TARGETS = ["synapse", "dendrite", "external"] as const;
+export const TARGETS = ["synapse", "dendrite", "conduit", "external"] as const;
 
 /** A target name as the CLI takes it: one of TARGETS, or image:NAME for a container image. */
 export function isKnownTarget(name: string): boolean {
@@ -24,6 +26,8 @@ export async function startTarget(config: TargetConfig): Promise<Deployment> {
       return startSynapse(config);
     case "dendrite":
       return startDendrite(config);
+    case "conduit":
+      return startConduit(config);
     case "external":
       return connectExternal(config);
     default:

@@ -43,6 +43,8 @@ export interface TargetConfig {
   synapseVersion?: string;
   /** dendrite: the matrix-org/dendrite module version to build (vX.Y.Z); defaults to the validated pin. */
   dendriteVersion?: string;
+  /** conduit: the path of the `conduit` binary to run (the user builds it; no registry has it). */
+  conduitBin?: string;
   /** The run's CA: when given, the target serves federation over TLS with a certificate from it
    * and trusts it for outbound federation, so the suite's fake peers can talk to it. */
   ca?: RunCa;
