@@ -181,6 +181,17 @@ describe("Uploading media", () => {
     const res = await api.request("POST", cs.media`/upload`, { bytes: randomBytes(16), contentType: "application/octet-stream", token: null });
     expect(res).toBeMatrixError(401, "M_MISSING_TOKEN");
   });
+
+  test("refuses an upload larger than the advertised m.upload.size with 413 M_TOO_LARGE", spec(UPLOAD, "1.0", { level: "SHOULD" }), async ({ alice, skip }) => {
+    // "Homeservers should not store files that are too large [...], returning a HTTP 413 error
+    // with the M_TOO_LARGE code." (#content-repo-security-considerations)
+    const config = await alice.step<{ "m.upload.size"?: number | null }>("read the media configuration", "GET", cs.v1`/media/config`);
+    const limit = config["m.upload.size"];
+    if (typeof limit !== "number") return skip("the target advertises no m.upload.size, so no upload is known to be too large");
+    if (limit > 64 * 1024 * 1024) return skip(`the target's m.upload.size is ${limit} bytes; the harness sends at most 64 MiB`);
+    const res = await alice.request("POST", cs.media`/upload`, { bytes: Buffer.alloc(limit + 1), contentType: "application/octet-stream" });
+    expect(res).toBeMatrixError(413, "M_TOO_LARGE");
+  });
 });
 
 describe("Downloading media (authenticated)", () => {
@@ -321,6 +332,13 @@ describe("Thumbnails", () => {
       expect(res).toBeMatrixError(400, undefined, `the thumbnail endpoint documents 400 for ${what}`);
     });
   }
+
+  test("refuses to thumbnail content that is not an image with 400", spec(THUMBNAIL, "1.11"), async ({ alice }) => {
+    // 400: "The request does not make sense to the server, or the server cannot thumbnail the content."
+    const media = await upload(alice, Buffer.from("plain text, not pixels\n", "utf8"), "text/plain");
+    const res = await alice.get(cs.v1`/media/thumbnail/${media.serverName}/${media.mediaId}`, { query: { width: 32, height: 32, method: "scale" } });
+    expect(res).toBeMatrixError(400, undefined, "a text file cannot be thumbnailed, which the endpoint answers with 400");
+  });
 });
 
 describe("Creating an mxc:// URI, then uploading to it", () => {
@@ -357,6 +375,20 @@ describe("Creating an mxc:// URI, then uploading to it", () => {
     await alice.step("upload to the created mxc:// URI", "PUT", cs.media`/upload/${media.serverName}/${media.mediaId}`, { bytes: randomBytes(64), contentType: "application/octet-stream" });
     const res = await alice.request("PUT", cs.media`/upload/${media.serverName}/${media.mediaId}`, { bytes: randomBytes(64), contentType: "application/octet-stream" });
     expect(res).toBeMatrixError(409, "M_CANNOT_OVERWRITE_MEDIA");
+  });
+
+  test("answers a download of a created mxc:// URI not yet uploaded, after timeout_ms, with 504 M_NOT_YET_UPLOADED", spec(DOWNLOAD, "1.11"), async ({ alice }) => {
+    // 504: "The content is not yet available." with the errcode M_NOT_YET_UPLOADED.
+    const media = await create(alice);
+    const res = await download(alice, media, { query: { timeout_ms: 300 } });
+    expect(res).toBeMatrixError(504, "M_NOT_YET_UPLOADED");
+  });
+
+  test("refuses a PUT to a media ID that was never created with 404 M_NOT_FOUND", spec(PUT_UPLOAD, "1.7"), async ({ alice }) => {
+    // 404: "The MXC ID was not created with POST /_matrix/media/v1/create."
+    const mediaId = uniqueLocalpart("never").replace(/[^A-Za-z0-9_-]/g, "_");
+    const res = await alice.request("PUT", cs.media`/upload/${serverNameOf(alice.userId)}/${mediaId}`, { bytes: randomBytes(64), contentType: "application/octet-stream" });
+    expect(res).toBeMatrixError(404, "M_NOT_FOUND");
   });
 
   test("refuses an upload by a user other than the creator with 403 M_FORBIDDEN", spec(PUT_UPLOAD, "1.7"), async ({ alice, bob }) => {
