@@ -230,6 +230,13 @@ describe("m.room.canonical_alias validation", () => {
     expect(res).toBeMatrixError(400, "M_BAD_ALIAS", "the alias does not resolve to the room (it resolves to nothing)");
   });
 
+  test("refuses a canonical alias that is not a room alias with 400 M_INVALID_PARAM", spec(PUT_STATE, "1.0"), async ({ alice }) => {
+    // M_INVALID_PARAM: "One or more aliases within the m.room.canonical_alias event have invalid syntax."
+    const roomId = await alice.createRoom();
+    const res = await alice.put(cs.v3`/rooms/${roomId}/state/${"m.room.canonical_alias"}/${""}`, { alias: uniqueLocalpart("not-an-alias") });
+    expect(res).toBeMatrixError(400, "M_INVALID_PARAM", "the alias has neither the # sigil nor a domain");
+  });
+
   test("refuses alt_aliases containing an alias that points to another room with 400 M_BAD_ALIAS", spec(PUT_STATE, "1.0"), async ({ alice }) => {
     const roomId = await alice.createRoom();
     const elsewhere = await alice.createRoom();
