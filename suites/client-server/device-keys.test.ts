@@ -8,7 +8,7 @@
 // #put_matrixclientv3sendtodeviceeventtypetxnid, #send-to-device-messaging.
 import { randomBytes } from "node:crypto";
 import { encodeBase64, generateSigningKey, signJson, verifyJsonSignature, type SigningKey } from "../../harness/crypto/index.ts";
-import { cs, describe, expect, newTxnId, spec, test, WaitTimedOut, type SyncResponse, type UserClient } from "../../harness/fixtures/index.ts";
+import { cs, describe, expect, newTxnId, spec, test, WaitTimedOut, type MatrixClient, type SyncResponse, type UserClient } from "../../harness/fixtures/index.ts";
 
 const UPLOAD_KEYS = "client-server-api/#post_matrixclientv3keysupload";
 const CLAIM_KEYS = "client-server-api/#post_matrixclientv3keysclaim";
@@ -29,6 +29,20 @@ interface KeyedDevice {
 /** The device ID of the user's own session (the one its access token belongs to). */
 async function ownDeviceId(user: UserClient): Promise<string> {
   return user.deviceId ?? ((await user.whoami()).device_id as string);
+}
+
+/** Another session of the user (a new device), logged in as a step of the arrangement. */
+async function loginAgain(api: MatrixClient, user: UserClient): Promise<MatrixClient> {
+  const body = await api.step<{ access_token: string; device_id: string }>("log in a second device", "POST", cs.v3`/login`, {
+    token: null,
+    body: { type: "m.login.password", identifier: { type: "m.id.user", user: user.userId }, password: user.password },
+  });
+  return api.as({ accessToken: body.access_token, userId: user.userId, deviceId: body.device_id });
+}
+
+/** The to-device events of a /sync answer of one type carrying `marker`. */
+function toDeviceWith(res: SyncResponse, type: string, marker: string): Array<{ sender?: string }> {
+  return (res.to_device?.events ?? []).filter((e: { type?: string; content?: { marker?: string } }) => e.type === type && e.content?.marker === marker);
 }
 
 /** Fresh keys for the user's own device, with device keys self-signed as #device-keys requires. */
@@ -95,7 +109,7 @@ function signedByDevice(key: Record<string, unknown>, device: KeyedDevice): bool
  * are read when the answer is built, and a claim does not wake a long-poll), then bounded
  * long-polls. Ends quietly when the wait runs out, so that the assertion after it says what was seen.
  */
-async function syncSoon(user: UserClient, what: string, predicate: (res: SyncResponse) => boolean): Promise<void> {
+async function syncSoon(user: MatrixClient, what: string, predicate: (res: SyncResponse) => boolean): Promise<void> {
   if (predicate(await user.sync({ timeout: 0 }))) return;
   try {
     await user.syncUntil(what, predicate);
@@ -256,6 +270,24 @@ describe("send-to-device messages", () => {
       expect(delivered!.sender, "the to-device event's sender").toBe(bob.userId);
       const next = await alice.sync({ timeout: 0 });
       expect((next.to_device?.events ?? []).filter(isOurs), "the message again in the /sync that acknowledged it").toEqual([]);
+    },
+  );
+
+  test(
+    "delivers a message sent to device ID * to every device of the recipient",
+    // PUT /sendToDevice messages: "The device ID may also be *, meaning all known devices for the user."
+    spec("client-server-api/#put_matrixclientv3sendtodeviceeventtypetxnid", "1.0"),
+    async ({ api, alice, bob }) => {
+      const second = await loginAgain(api, alice);
+      const marker = newTxnId();
+      const type = "org.matrix.conformance.to_device";
+      const res = await bob.put(cs.v3`/sendToDevice/${type}/${newTxnId()}`, { messages: { [alice.userId]: { "*": { marker } } } });
+      expect(res).toHaveStatus(200);
+      for (const [which, client] of [["the registration's device", alice], ["a second logged-in device", second]] as const) {
+        let got: Array<{ sender?: string }> = [];
+        await syncSoon(client, `the * to-device message on ${which}`, (r) => (got = toDeviceWith(r, type, marker)).length > 0);
+        expect(got.map((e) => e.sender), `the message sent to * in the /sync to_device of ${which}, from bob`).toEqual([bob.userId]);
+      }
     },
   );
 });
