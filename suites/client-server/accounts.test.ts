@@ -7,7 +7,7 @@
 //
 // Login with a password, whoami and logout are login.test.ts's; the user-interactive
 // authentication of POST /register is registration.test.ts's.
-import { cs, describe, expect, localpartOf, spec, StepFailed, test, uniqueLocalpart, type MatrixClient, type Response, type UserClient } from "../../harness/fixtures/index.ts";
+import { cs, describe, expect, expectPasswordFlow, localpartOf, passwordStage, spec, StepFailed, test, uniqueLocalpart, type MatrixClient, type Response, type UserClient } from "../../harness/fixtures/index.ts";
 
 const REFRESH = "client-server-api/#post_matrixclientv3refresh";
 const CHANGE_PASSWORD = "client-server-api/#post_matrixclientv3accountpassword";
@@ -21,27 +21,9 @@ interface RefreshableSession {
   deviceId: string;
 }
 
-/** The m.login.password stage of user-interactive authentication for `user`, in `session`. */
-function passwordStage(user: UserClient, password: string, session: string | undefined): Record<string, unknown> {
-  return { type: "m.login.password", identifier: { type: "m.id.user", user: user.userId }, password, ...(session === undefined ? {} : { session }) };
-}
-
 /** The session of a 401 user-interactive authentication answer, when it has one. */
 function uiaSession(res: Response): string | undefined {
   return typeof res.body?.session === "string" ? (res.body.session as string) : undefined;
-}
-
-/**
- * Asserts that a request without `auth` to an endpoint that uses user-interactive authentication
- * got the 401 answer that starts it, offering a flow that m.login.password alone completes.
- */
-function expectPasswordFlow(res: Response, what: string): void {
-  expect(res, `${what} without auth must answer 401 with the flows to complete`).toHaveStatus(401);
-  const flows = (res.body?.flows ?? []) as Array<{ stages?: string[] }>;
-  expect(
-    flows.some((f) => f.stages?.length === 1 && f.stages[0] === "m.login.password"),
-    `${what}: the flows offered (${JSON.stringify(flows)}) must include one made of m.login.password alone for a password account`,
-  ).toBe(true);
 }
 
 /** POST /login with a password, the act of a test or a probe of whether a password still works. */

@@ -5,7 +5,7 @@
 // #get_matrixclientv3devicesdeviceid, #put_matrixclientv3devicesdeviceid,
 // #delete_matrixclientv3devicesdeviceid, #post_matrixclientv3delete_devices,
 // #user-interactive-authentication-api.
-import { cs, describe, expect, spec, test, uniqueLocalpart, type MatrixClient, type Response, type UserClient } from "../../harness/fixtures/index.ts";
+import { cs, describe, expect, expectPasswordFlow, passwordStage, spec, test, uniqueLocalpart, type MatrixClient, type Response, type UserClient } from "../../harness/fixtures/index.ts";
 
 const LIST_DEVICES = "client-server-api/#get_matrixclientv3devices";
 const GET_DEVICE = "client-server-api/#get_matrixclientv3devicesdeviceid";
@@ -30,24 +30,13 @@ async function extraDevice(api: MatrixClient, user: UserClient): Promise<Device>
 }
 
 /**
- * The 401 that opens user-interactive authentication, checked: it must offer a flow that
- * m.login.password alone completes (the account has a password and nothing else) and a session.
+ * The 401 that starts user-interactive authentication, offering m.login.password alone, and its
+ * session, which later attempts quote (#user-interactive-authentication-api).
  */
 function expectPasswordChallenge(res: Response, what: string): string {
-  expect(res, `${what} without auth must answer 401 with the flows to complete`).toHaveStatus(401);
-  const flows = (res.body?.flows ?? []) as Array<{ stages?: string[] }>;
-  expect(
-    flows.some((f) => f.stages?.length === 1 && f.stages[0] === "m.login.password"),
-    `${what}: the flows offered (${JSON.stringify(flows)}) must include one made of m.login.password alone for a password account`,
-  ).toBe(true);
-  // #user-interactive-authentication-api: the 401's session is what later attempts quote.
-  expect(res.body?.session, `${what}: the 401 must carry a session for the client to send back`).toBeTypeOf("string");
-  return res.body.session as string;
-}
-
-/** The `auth` object of an m.login.password stage in `session`. */
-function passwordAuth(user: UserClient, password: string, session: string): Record<string, unknown> {
-  return { type: "m.login.password", identifier: { type: "m.id.user", user: user.userId }, password, session };
+  const session = expectPasswordFlow(res, what);
+  expect(session, `${what}: the 401 must carry a session for the client to send back`).toBeTypeOf("string");
+  return session!;
 }
 
 function readDevice(user: UserClient, deviceId: string): Promise<Response> {
@@ -136,7 +125,7 @@ describe("DELETE /_matrix/client/v3/devices/{deviceId}", () => {
     async ({ api, alice }) => {
       const device = await extraDevice(api, alice);
       const session = expectPasswordChallenge(await alice.delete(cs.v3`/devices/${device.deviceId}`), "DELETE /devices/{deviceId}");
-      const res = await alice.request("DELETE", cs.v3`/devices/${device.deviceId}`, { body: { auth: passwordAuth(alice, `${alice.password}-wrong`, session) } });
+      const res = await alice.request("DELETE", cs.v3`/devices/${device.deviceId}`, { body: { auth: passwordStage(alice, `${alice.password}-wrong`, session) } });
       expect(res).toBeMatrixError(401, undefined, "the m.login.password stage was attempted with a wrong password");
       expect(await readDevice(alice, device.deviceId), "the device must survive the refused deletion").toHaveStatus(200);
       expect(await api.get(cs.v3`/account/whoami`, { token: device.accessToken }), "the device's access token must still work").toHaveStatus(200);
@@ -150,7 +139,7 @@ describe("DELETE /_matrix/client/v3/devices/{deviceId}", () => {
     async ({ api, alice }) => {
       const device = await extraDevice(api, alice);
       const session = expectPasswordChallenge(await alice.delete(cs.v3`/devices/${device.deviceId}`), "DELETE /devices/{deviceId}");
-      const res = await alice.request("DELETE", cs.v3`/devices/${device.deviceId}`, { body: { auth: passwordAuth(alice, alice.password, session) } });
+      const res = await alice.request("DELETE", cs.v3`/devices/${device.deviceId}`, { body: { auth: passwordStage(alice, alice.password, session) } });
       expect(res).toHaveStatus(200);
       expect(await readDevice(alice, device.deviceId), "the deleted device").toHaveStatus(404);
       expect(await api.get(cs.v3`/account/whoami`, { token: device.accessToken })).toBeMatrixError(401, "M_UNKNOWN_TOKEN", "the deleted device's access token must be invalidated");
@@ -172,7 +161,7 @@ describe("POST /_matrix/client/v3/delete_devices", () => {
       const first = await alice.post(cs.v3`/delete_devices`, { devices });
       const session = expectPasswordChallenge(first, "POST /delete_devices");
       expect(await readDevice(alice, one.deviceId), "a listed device must still exist before auth is completed").toHaveStatus(200);
-      const res = await alice.post(cs.v3`/delete_devices`, { devices, auth: passwordAuth(alice, alice.password, session) });
+      const res = await alice.post(cs.v3`/delete_devices`, { devices, auth: passwordStage(alice, alice.password, session) });
       expect(res).toHaveStatus(200);
       for (const [which, d] of [["first", one], ["second", two]] as const) {
         expect(await readDevice(alice, d.deviceId), `the ${which} listed device after the bulk deletion`).toHaveStatus(404);
