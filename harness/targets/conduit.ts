@@ -17,7 +17,7 @@ import { access, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { readSetting } from "../settings.ts";
-import { freePort, runCommand, startSupervised, tailLog, waitForReady, type ManagedProcess } from "./process.ts";
+import { freePort, runCommand, startSupervised, stopOnce, tailLog, waitForReady, type ManagedProcess } from "./process.ts";
 import { SetupError, type Deployment, type TargetConfig } from "./types.ts";
 
 /** The Conduit release this suite has been run against. */
@@ -151,14 +151,11 @@ export async function startConduit(config: TargetConfig, opts: { readyTimeoutMs?
   }
   config.onProgress?.(`registered ${firstUser} first, so that Conduit's first-user admin grant goes to no test user`);
 
-  let stopped = false;
   const running = proc!;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
+  const stop = stopOnce(async () => {
     await running.stop();
     await cleanup();
-  };
+  });
   return {
     info: {
       target: "conduit",

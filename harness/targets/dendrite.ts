@@ -19,7 +19,7 @@ import { issueServerCert } from "../federation/tls.ts";
 import { readSetting } from "../settings.ts";
 import { exists, withLock } from "./cache.ts";
 import { findGo, goInstall } from "./go.ts";
-import { freePort, runCommand, serverVersion, startSupervised, tailLog, waitForReady } from "./process.ts";
+import { freePort, runCommand, serverVersion, startSupervised, stopOnce, tailLog, waitForReady } from "./process.ts";
 import { SetupError, type Deployment, type TargetConfig } from "./types.ts";
 
 /** The Dendrite release this suite is validated against (the last Apache-2.0 one of matrix-org/dendrite). */
@@ -195,14 +195,11 @@ export async function startDendrite(config: TargetConfig): Promise<Deployment> {
     throw err;
   }
 
-  let stopped = false;
   const running = proc!;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
+  const stop = stopOnce(async () => {
     await running.stop();
     await cleanup();
-  };
+  });
   const baseUrl = `http://127.0.0.1:${port}`;
   return {
     info: {

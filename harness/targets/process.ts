@@ -102,6 +102,16 @@ export function startSupervised(command: string, args: string[], opts: { cwd?: s
 }
 
 /** Every server this process started and has not stopped yet. */
+/** A deployment's stop: the steps run on the first call only, later calls wait for nothing. */
+export function stopOnce(steps: () => Promise<void>): () => Promise<void> {
+  let stopped = false;
+  return async () => {
+    if (stopped) return;
+    stopped = true;
+    await steps();
+  };
+}
+
 export function liveProcesses(): ManagedProcess[] {
   return [...live];
 }

@@ -12,7 +12,7 @@ import { stringify } from "yaml";
 import { readSetting } from "../settings.ts";
 import { issueServerCert } from "../federation/tls.ts";
 import { exists, withLock } from "./cache.ts";
-import { freePort, runCommand, startSupervised, waitForReady } from "./process.ts";
+import { freePort, runCommand, startSupervised, stopOnce, waitForReady } from "./process.ts";
 import { SetupError, type Deployment, type TargetConfig } from "./types.ts";
 
 /** The Synapse release this suite is validated against. */
@@ -158,13 +158,10 @@ export async function startSynapse(config: TargetConfig): Promise<Deployment> {
     env: { ...process.env, PYTHONUNBUFFERED: "1", SYNAPSE_ASYNC_IO_REACTOR: process.env.SYNAPSE_ASYNC_IO_REACTOR ?? "0" },
     logFile,
   });
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
+  const stop = stopOnce(async () => {
     await proc.stop();
     if (!config.keepData) await rm(dataDir, { recursive: true, force: true });
-  };
+  });
   try {
     await waitForReady(`http://127.0.0.1:${port}/_matrix/client/versions`, proc, { name: "Synapse", logFile, timeoutMs: 60_000 });
   } catch (err) {
