@@ -54,22 +54,20 @@ async function publish(user: MatrixClient, roomId: string, visibility: "public" 
 /**
  * Searches the published room directory (POST /publicRooms with `generic_search_term`) until
  * `done` holds for the rooms found, or settings().syncWaitMs passes; returns the last answer.
- * Why a retry loop: a server may build its directory listing (joined member counts, names,
- * topics) from statistics it updates after the event is persisted, and the directory has no
- * /sync-like signal to wait on. The first query is immediate, so a server that updates the list
- * synchronously costs one request; later queries back off from 50 ms to 500 ms, bounded by the
- * same deadline /sync waits use.
+ * Why more than one search: a server may build its listing (joined member counts, names, topics)
+ * from statistics it updates after the events are persisted, and the directory has no signal of
+ * its own. Between searches the searcher long-polls its /sync (at most syncPollMs): the server
+ * answers as soon as anything happens in the user's rooms, so there is no fixed pause.
  */
 async function searchUntil(user: MatrixClient, term: string, done: (chunk: PublishedRoom[]) => boolean): Promise<PublishedRoom[]> {
   const deadline = Date.now() + settings().syncWaitMs;
-  let pause = 50;
   for (;;) {
     const body = await user.step<PublishedRooms>(`search the published rooms for '${term}'`, "POST", cs.v3`/publicRooms`, {
       body: { filter: { generic_search_term: term } },
     });
-    if (done(body.chunk) || Date.now() + pause > deadline) return body.chunk;
-    await new Promise((r) => setTimeout(r, pause));
-    pause = Math.min(pause * 2, 500);
+    const remaining = deadline - Date.now();
+    if (done(body.chunk) || remaining <= 0) return body.chunk;
+    await user.sync({ timeout: Math.min(remaining, settings().syncPollMs) });
   }
 }
 
